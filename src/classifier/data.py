@@ -1,0 +1,158 @@
+"""The data contract of a labeled inquiry (LABELING.md): loading, validation and splitting.
+
+Rows are numbered from 1 in file order, header not counted, in every error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.model_selection import train_test_split
+
+TOPICS = ("wrong_item", "non_delivery", "usage", "return", "campaign", "other")
+URGENCIES = ("high", "medium", "low")
+CHANNELS = ("email", "form", "mall")
+COLOURS = {"high": "red", "medium": "orange", "low": "green"}
+TEXT_COLUMNS = ("id", "received_at", "channel", "subject", "body")
+LABEL_COLUMNS = ("topic", "urgency")
+REQUIRED_FOR_SCORING = ("id", "body")
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int | None  # 1-based record number; None for a problem of the whole file
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row is not None else "file"
+        return f"{where}, field '{self.field}': {self.message}"
+
+
+class InquiryDataError(ValueError):
+    """All the problems found in one file, raised together."""
+
+    def __init__(self, path: str | Path, problems: list[Problem]):
+        self.path = str(path)
+        self.problems = problems
+        shown = "\n".join(f"  {p}" for p in problems[:50])
+        more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{self.path}: {len(problems)} problem(s)\n{shown}{more}")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read CSV, JSONL or Parquet by extension, every column as text, empty cells as ''."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    elif suffix in (".jsonl", ".ndjson"):
+        frame = pd.read_json(path, lines=True, dtype=False)
+    elif suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    else:
+        raise InquiryDataError(path, [Problem(None, "path", f"unknown file type '{suffix}' (use .csv, .jsonl or .parquet)")])
+    return frame.astype(object).where(frame.notna(), "").astype(str)
+
+
+def check_timestamp(value: str) -> str | None:
+    """None if `value` is ISO 8601 with a UTC offset, else what is wrong with it."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return f"not an ISO 8601 timestamp: {value!r}"
+    if parsed.tzinfo is None:
+        return f"timestamp has no UTC offset: {value!r}"
+    return None
+
+
+def find_problems(frame: pd.DataFrame, require_labels: bool = True) -> list[Problem]:
+    """Every schema and value problem of a frame of inquiries."""
+    required = TEXT_COLUMNS + (LABEL_COLUMNS if require_labels else ())
+    missing = [c for c in required if c not in frame.columns]
+    problems = [Problem(None, c, "missing column") for c in missing]
+    if missing:
+        return problems
+    allowed = {"channel": CHANNELS, "topic": TOPICS, "urgency": URGENCIES}
+    first_row_of: dict[str, int] = {}
+    for row, record in enumerate(frame.to_dict("records"), start=1):
+        problems.extend(record_problems(record, row, require_labels, allowed))
+        rid = record["id"]
+        if rid in first_row_of:
+            problems.append(Problem(row, "id", f"duplicate id {rid!r} (first in row {first_row_of[rid]})"))
+        elif rid:
+            first_row_of[rid] = row
+    return problems
+
+
+def record_problems(
+    record: dict[str, str], row: int, require_labels: bool, allowed: dict[str, tuple[str, ...]]
+) -> list[Problem]:
+    problems = []
+    if not record["id"].strip():
+        problems.append(Problem(row, "id", "empty id"))
+    if not record["body"].strip():
+        problems.append(Problem(row, "body", "empty body"))
+    if (issue := check_timestamp(record["received_at"])) is not None:
+        problems.append(Problem(row, "received_at", issue))
+    for field, values in allowed.items():
+        if field in LABEL_COLUMNS and not require_labels:
+            continue
+        if record.get(field, "") not in values:
+            problems.append(Problem(row, field, f"unknown value {record.get(field)!r} (allowed: {', '.join(values)})"))
+    return problems
+
+
+def load_inquiries(path: str | Path, require_labels: bool = True) -> pd.DataFrame:
+    """Load and validate labeled (or, with require_labels=False, unlabeled) inquiries."""
+    frame = read_table(path)
+    problems = find_problems(frame, require_labels)
+    if problems:
+        raise InquiryDataError(path, problems)
+    return frame.reset_index(drop=True)
+
+
+def stratum(frame: pd.DataFrame) -> pd.Series:
+    return frame["topic"] + "/" + frame["urgency"]
+
+
+def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified by topic × urgency; strata too small to split stay in the first part."""
+    strata = stratum(frame)
+    counts = strata.value_counts()
+    splittable = strata.map(counts) >= 2
+    left, right = train_test_split(
+        frame[splittable], test_size=test_size, random_state=seed, stratify=strata[splittable]
+    )
+    left = pd.concat([left, frame[~splittable]])
+    return left.sort_index(), right.sort_index()
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """SHA-256 of the frame's content, independent of the file format it came from."""
+    digest = hashlib.sha256()
+    for column in sorted(frame.columns):
+        digest.update(column.encode())
+        digest.update("\x1f".join(frame[column].astype(str)).encode())
+    return digest.hexdigest()
+
+
+def near_duplicate_pairs(texts: list[str], threshold: float = 0.8, n: int = 5) -> list[tuple[int, int, float]]:
+    """Index pairs whose character n-gram sets have Jaccard similarity >= threshold."""
+    grams = CountVectorizer(analyzer="char", ngram_range=(n, n), lowercase=False, binary=True)
+    matrix = grams.fit_transform(texts).astype("int32")
+    sizes = np.asarray(matrix.sum(axis=1)).ravel()
+    overlap = (matrix @ matrix.T).tocoo()
+    pairs = []
+    for i, j, shared in zip(overlap.row, overlap.col, overlap.data):
+        if i < j:
+            jaccard = shared / (sizes[i] + sizes[j] - shared)
+            if jaccard >= threshold:
+                pairs.append((int(i), int(j), float(jaccard)))
+    return pairs

@@ -1,0 +1,161 @@
+"""Japanese text processing: normalization, masking of personal and variable tokens, tokenization.
+
+Everything the model learns from passes through `preprocess` (normalize, then mask) and then
+`JapaneseTokenizer` (MeCab via fugashi + unidic-lite). Both are pure with respect to their input;
+the tagger is a per-process, per-thread cache, so tokenizer objects pickle cleanly.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+
+import fugashi
+
+# --- normalization ---------------------------------------------------------------------------
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+# Dash look-alikes that survive NFKC: after kana they stand for a long vowel, between digits
+# (090ー1234ー5678) and elsewhere for a hyphen.
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500\u2501"
+_LONG_VOWEL = re.compile(rf"(?<=[\u3041-\u309f\u30a1-\u30fc])[{_DASHES}]+")
+_DIGIT_DASH = re.compile(r"(?<=\d)ー(?=\d)")
+_DASH = re.compile(rf"[{_DASHES}]")
+_WAVE = re.compile("[~\u301c\uff5e\u223c\u223e\u3030]")
+_REPEATED_MARK = re.compile(r"([!?ー〜])\1+")
+_MIXED_MARKS = re.compile(r"[!?]{2,}")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _drop_controls(text: str) -> str:
+    text = text.translate(_ZERO_WIDTH)
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+
+
+def normalize(text: str) -> str:
+    """NFKC, no control or zero-width characters, lower-case latin, one kind of dash and wave.
+
+    Runs of the same !?ー〜 collapse to one; all whitespace (newlines too) becomes one space.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = _drop_controls(text)
+    text = _LONG_VOWEL.sub("ー", text)
+    text = _DASH.sub("-", _DIGIT_DASH.sub("-", text))
+    text = text.lower()
+    text = _WAVE.sub("〜", text)
+    text = _REPEATED_MARK.sub(r"\1", text)
+    text = _MIXED_MARKS.sub(lambda m: "!?" if "!" in m.group() and "?" in m.group() else m.group()[0], text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+# --- masking ---------------------------------------------------------------------------------
+
+PLACEHOLDERS = ("URL", "EMAIL", "PHONE", "POSTAL", "ORDER", "MONEY", "DATE")
+
+_NUM_L = r"(?<![0-9a-z\-/.])"  # not glued to a longer alphanumeric run on the left
+_NUM_R = r"(?![0-9a-z\-/])"
+# The order matters: the first pattern that matches a span wins, so specific formats
+# (mall order ids, postal codes with 〒, ISO dates) are tried before the generic digit runs.
+_MASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("URL", re.compile(r"(?:https?://|www\.)[^\s<>\"'、。「」()]+")),
+    ("EMAIL", re.compile(r"[0-9a-z._%+\-]+@[0-9a-z.\-]+\.[a-z]{2,}")),
+    ("ORDER", re.compile(_NUM_L + r"\d{3}-\d{7}-\d{7}" + _NUM_R)),
+    ("POSTAL", re.compile(r"〒\s?\d{3}-?\d{4}" + _NUM_R + "|" + _NUM_L + r"\d{3}-\d{4}" + _NUM_R)),
+    ("DATE", re.compile(
+        r"(?:\d{4}年)?\d{1,2}月\d{1,2}日"
+        + "|" + _NUM_L + r"\d{4}[/\-.]\d{1,2}[/\-.]\d{1,2}" + _NUM_R
+        + "|" + _NUM_L + r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])" + _NUM_R
+    )),
+    ("PHONE", re.compile(
+        r"\+81[\s\-]?\d{1,4}[\s\-]?\d{1,4}[\s\-]?\d{3,4}" + _NUM_R
+        + "|" + _NUM_L + r"0\d{1,4}-\d{1,4}-\d{3,4}" + _NUM_R
+        + "|" + _NUM_L + r"0[5789]0\d{8}" + _NUM_R
+        + "|" + _NUM_L + r"0\d{9}" + _NUM_R
+    )),
+    ("ORDER", re.compile(
+        r"#\s?\d{4,}"
+        + "|" + _NUM_L + r"[a-z]{1,4}-?\d{4,}(?:-\d+)*" + _NUM_R
+        + "|" + _NUM_L + r"\d{6,}(?:-\d+)*" + _NUM_R
+    )),
+    ("MONEY", re.compile(r"[¥\\$]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:万|千)?円")),
+)
+
+
+def mask(text: str) -> str:
+    """Replace personal and variable tokens with placeholders such as <PHONE> and <ORDER>.
+
+    Expects normalized text (half-width digits, lower-case latin): placeholders are upper case,
+    so they cannot collide with anything the customer wrote.
+    """
+    for name, pattern in _MASKS:
+        text = pattern.sub(f"<{name}>", text)
+    return text
+
+
+def preprocess(text: str) -> str:
+    """What every feature extractor reads: the normalized, masked text."""
+    return mask(normalize(text))
+
+
+# --- tokenization ----------------------------------------------------------------------------
+
+# `-O ""` clears unidic's default output-format-type, which would otherwise override -F.
+_TAGGER_ARGS = r'-O "" -F %m\\t%f[0]\\t%f[10]\\n --unk-format=%m\\t%f[0]\\t\\n -E EOS\\n'
+_DROPPED_POS = frozenset({"補助記号", "空白", "助詞", "助動詞", "接続詞"})
+_NEGATIONS = frozenset({"ない", "ぬ", "ず", "無い"})
+_KEPT_AUXILIARIES = frozenset({"たい"})
+_PLACEHOLDER_TOKENS = {name: f"<{name}>" for name in PLACEHOLDERS}
+_local = threading.local()
+
+
+def _tagger() -> fugashi.Tagger:
+    """One tagger per process and thread: a tagger's buffers are overwritten by its next call."""
+    tagger = getattr(_local, "tagger", None)
+    if tagger is None:
+        tagger = _local.tagger = fugashi.Tagger(_TAGGER_ARGS)
+    return tagger
+
+
+def _is_punctuation(token: str) -> bool:
+    return all(unicodedata.category(c)[0] == "P" for c in token)
+
+
+def tokenize(text: str) -> list[str]:
+    """Base forms of content words, negation as the token ない, placeholders as <NAME>."""
+    tokens: list[str] = []
+    for line in _tagger().parse(text).split("\n"):
+        surface, _, rest = line.partition("\t")
+        if not rest:  # EOS
+            continue
+        pos, _, base = rest.partition("\t")
+        base = base or surface
+        if base in _NEGATIONS and pos in ("助動詞", "形容詞"):
+            tokens.append("ない")
+        elif pos in _DROPPED_POS or _is_punctuation(surface):
+            if base in _KEPT_AUXILIARIES:
+                tokens.append(base)
+        elif surface in _PLACEHOLDER_TOKENS:
+            tokens.append(_PLACEHOLDER_TOKENS[surface])
+        else:
+            tokens.append(base)
+    return tokens
+
+
+class JapaneseTokenizer:
+    """Picklable callable for scikit-learn vectorizers: `TfidfVectorizer(tokenizer=JapaneseTokenizer())`.
+
+    Holds no tagger itself (see `_tagger`), so pickling, `clone` and skops carry nothing native.
+    """
+
+    def __call__(self, text: str) -> list[str]:
+        return tokenize(text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JapaneseTokenizer)
+
+    def __hash__(self) -> int:
+        return hash(JapaneseTokenizer)
+
+    def __repr__(self) -> str:
+        return "JapaneseTokenizer()"
