@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from classifier.params import DEFAULT_PARAMS, load_params
 from classifier.score import Scorer, write_table
 
 app = typer.Typer(help="Triage Japanese shop inquiries by topic and urgency.", no_args_is_help=True)
-console = Console()
+# Piped output (CI logs, `make run | tee`) would otherwise be cut at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
 STYLE = {"red": "bold red", "orange": "dark_orange", "green": "green"}
 
 

@@ -1,0 +1,79 @@
+"""Model tests: train → save → load → score round trip, checksum refusal, behaviour on clear cases."""
+
+import pickle
+
+import pandas as pd
+import pytest
+
+from classifier import model
+from classifier.score import Scorer
+
+
+def inquiries(*bodies):
+    return pd.DataFrame(
+        {
+            "id": [f"n{i}" for i in range(len(bodies))],
+            "received_at": [f"2026-03-0{i + 1}T10:00:00+09:00" for i in range(len(bodies))],
+            "subject": [""] * len(bodies),
+            "body": list(bodies),
+        }
+    )
+
+
+def test_saved_model_loads_and_predicts_the_same(model_dir, corpus):
+    pipeline, metadata = model.load(model_dir)
+    sample = corpus.head(40)
+    again = pickle.loads(pickle.dumps(pipeline))
+    pd.testing.assert_frame_equal(model.predict(pipeline, sample), model.predict(again, sample))
+    assert metadata["labels"]["urgency"] == ["high", "low", "medium"]
+    assert set(metadata["holdout_metrics"]) >= {"topic_macro_f1", "urgency_macro_f1", "high_urgency_recall"}
+    assert len(metadata["model_sha256"]) == 64
+
+
+def test_metadata_records_data_hash_params_and_versions(model_dir, params):
+    _, metadata = model.load(model_dir)
+    assert metadata["params"] == params["model"]
+    assert len(metadata["training_data_sha256"]) == 64
+    assert set(metadata["library_versions"]) >= {"scikit-learn", "fugashi", "unidic-lite"}
+
+
+def test_tampered_model_file_is_refused(model_dir, tmp_path):
+    copy = tmp_path / "tampered"
+    copy.mkdir()
+    for name in (model.MODEL_FILE, model.METADATA_FILE):
+        (copy / name).write_bytes((model_dir / name).read_bytes())
+    with (copy / model.MODEL_FILE).open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(model.ModelFileError, match="does not match"):
+        model.load(copy)
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(model.ModelFileError, match="train a model first"):
+        model.load(tmp_path)
+
+
+def test_scores_one_row_per_input_with_queue_order(model_dir):
+    frame = inquiries(
+        "いつも丁寧な対応ありがとうございます。",
+        "注文した商品と違うものが届きました。黒のMサイズを注文したのに白のLサイズが入っていました。",
+        "",
+        "10日に注文しましたがまだ荷物が来ません。いつ頃になりますか。",
+    )
+    scored = Scorer.load(model_dir).score(frame)
+    assert sorted(scored["id"]) == sorted(frame["id"])
+    assert list(scored["queue_position"]) == [1, 2, 3, 4]
+    by_id = scored.set_index("id")
+    assert by_id.loc["n1", "colour"] == "red"
+    assert by_id.loc["n2", "error"] == "body: empty body"
+    assert pd.isna(by_id.loc["n2", "topic"])
+    assert by_id.loc["n2", "queue_position"] == 4  # failed records go last
+    assert scored["topic_confidence"].dropna().between(0, 1).all()
+
+
+def test_queue_is_urgency_tier_first_then_oldest_first(model_dir):
+    wrong = "注文したシャツと別の商品が入っていました。すぐ交換してください。"
+    frame = inquiries(wrong, "ポイント5倍キャンペーンの対象商品はどれですか。", wrong)
+    frame.loc[0, "received_at"] = "2026-03-09T10:00:00+09:00"  # newer than the third
+    scored = Scorer.load(model_dir).score(frame)
+    assert list(scored["id"]) == ["n2", "n0", "n1"]

@@ -1,0 +1,125 @@
+"""Code tests of normalization, masking and tokenization: exact expected outputs, case by case."""
+
+import json
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+from classifier.text import JapaneseTokenizer, mask, normalize, preprocess, tokenize
+
+NORMALIZE_CASES = [
+    ("ｽﾏﾎのｹｰｽ", "スマホのケース"),  # half-width katakana
+    ("ﾃﾞｨｽﾌﾟﾚｲ", "ディスプレイ"),  # half-width voiced marks join
+    ("ＡＢＣ１２３", "abc123"),  # full-width latin and digits, case folded
+    ("iPhone ケース", "iphone ケース"),
+    ("コーヒ―", "コーヒー"),  # horizontal bar after kana is a long vowel
+    ("ゴ――ル", "ゴール"),
+    ("ゴーーール", "ゴール"),  # repeated long vowel collapsed
+    ("090ー1234ー5678", "090-1234-5678"),  # long vowel between digits is a hyphen
+    ("A—B", "a-b"),  # em dash elsewhere is a hyphen
+    ("まだですか？？？", "まだですか?"),
+    ("ふざけるな！！！！", "ふざけるな!"),
+    ("本当に！？！？", "本当に!?"),
+    ("よろしく〜〜〜", "よろしく〜"),
+    ("3～5日", "3〜5日"),  # full-width tilde unified to the wave dash
+    ("a\u200bb", "ab"),  # zero-width space removed
+    ("注文\u0007番号", "注文 番号"),  # control character removed
+    ("  お世話に\n\nなります\t。 ", "お世話に なります 。"),  # whitespace collapsed
+    ("㈱テスト", "(株)テスト"),  # NFKC decomposes enclosed forms
+    ("①の部品", "1の部品"),
+]
+
+MASK_CASES = [
+    ("電話は03-1234-5678です", "電話は<PHONE>です"),
+    ("090-1234-5678まで", "<PHONE>まで"),
+    ("連絡先 09012345678", "連絡先 <PHONE>"),
+    ("+81 90-1234-5678", "<PHONE>"),
+    ("+81-3-1234-5678へ", "<PHONE>へ"),
+    ("yamada.taro@example.jp に返信", "<EMAIL> に返信"),
+    ("〒123-4567 東京都", "<POSTAL> 東京都"),
+    ("住所 150-0001 渋谷区", "住所 <POSTAL> 渋谷区"),
+    ("注文番号 123-4567890-1234567", "注文番号 <ORDER>"),
+    ("受注番号 20260312-0001234", "受注番号 <ORDER>"),
+    ("注文#10234の件", "注文<ORDER>の件"),
+    ("受注番号 a-58821", "受注番号 <ORDER>"),
+    ("伝票番号 4012345678901", "伝票番号 <ORDER>"),
+    ("¥1,980の商品", "<MONEY>の商品"),
+    ("1980円でした", "<MONEY>でした"),
+    ("3万円", "<MONEY>"),
+    ("3月15日に注文", "<DATE>に注文"),
+    ("2026年3月15日", "<DATE>"),
+    ("2026/3/15着", "<DATE>着"),
+    ("2026-03-15", "<DATE>"),
+    ("12/24までに", "<DATE>までに"),
+    ("詳細は https://shop.example.com/item?id=1 を", "詳細は <URL> を"),
+    ("サイズは2個とMサイズ", "サイズは2個とmサイズ"),  # short numbers are not personal data
+]
+
+TOKENIZE_CASES = [
+    ("届きません", ["届く", "ない"]),
+    ("届かない", ["届く", "ない"]),
+    ("届いてない", ["届く", "ない"]),
+    ("届いた", ["届く"]),
+    ("在庫がない", ["在庫", "ない"]),
+    ("使えず困っています", ["使える", "ない", "困る", "いる"]),
+    ("返品したいです", ["返品", "する", "たい"]),
+    ("割れていました。", ["割れる", "いる"]),
+    ("電話は<PHONE>まで", ["電話", "<PHONE>"]),
+    ("注文<ORDER>の件", ["注文", "<ORDER>", "件"]),
+    ("!?、。「」()", []),
+    ("スマホのケース", ["スマホ", "ケース"]),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), NORMALIZE_CASES)
+def test_normalize(raw, expected):
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), MASK_CASES)
+def test_mask(raw, expected):
+    assert mask(normalize(raw)) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), TOKENIZE_CASES)
+def test_tokenize(raw, expected):
+    assert tokenize(raw) == expected
+
+
+def test_negation_changes_the_tokens():
+    assert tokenize(preprocess("荷物が届いた")) != tokenize(preprocess("荷物が届かない"))
+
+
+def test_half_width_and_full_width_give_the_same_tokens():
+    assert tokenize(preprocess("ｻｲｽﾞが合わない")) == tokenize(preprocess("サイズが合わない"))
+
+
+def test_placeholders_are_upper_case_and_never_come_from_customer_text():
+    # Customer text is lower-cased before masking, so "PHONE" typed by a customer stays a word.
+    assert tokenize(preprocess("PHONEを落としました")) == ["phone", "落とす"]
+
+
+TEXTS = ["荷物がまだ届いていません。", "ｸｰﾎﾟﾝが使えない！！", "注文番号123-4567890-1234567の件で連絡しました"]
+
+
+def test_tokenizer_pickles_and_gives_the_same_tokens_in_a_new_process(tmp_path):
+    path = tmp_path / "tokenizer.pkl"
+    path.write_bytes(pickle.dumps(JapaneseTokenizer()))
+    code = (
+        "import pickle, sys, json\n"
+        f"tok = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        f"print(json.dumps([tok(t) for t in {TEXTS!r}], ensure_ascii=False))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == [JapaneseTokenizer()(t) for t in TEXTS]
+
+
+def test_tagger_is_created_once_per_thread():
+    from classifier import text
+
+    tokenize("一回目")
+    first = text._tagger()
+    tokenize("二回目")
+    assert text._tagger() is first
