@@ -1,8 +1,13 @@
-"""Assemble the hand-written corpus parts (data/raw/*.jsonl) into data/inquiries.csv.
+"""Assemble the hand-written corpus parts (data/raw/*.jsonl) into data/inquiries.csv and, once,
+the frozen test split data/test.csv.
 
-Ids and timestamps are derived from each text's hash, so adding a part never changes the
-records that were already there. Near-duplicates (char 5-gram Jaccard >= 0.8) keep only the first.
-Records whose id is listed in the frozen test file (data/test.csv) are left out of the training file.
+Ids and timestamps are derived from each text's hash, so adding a part never changes the records
+that were already there. Near-duplicates (char 5-gram Jaccard >= 0.8) keep only the first. The test
+split is drawn (stratified by topic × urgency) only when data/test.csv does not exist yet; after that
+it is frozen, and its records are left out of the training file.
+
+Labels: the writer's label (first pass), replaced by the adjudicated label where the independent
+second pass (data/labels/second_pass.csv) disagreed (data/labels/adjudicated.csv).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from classifier.data import near_duplicate_pairs
+from classifier.data import near_duplicate_pairs, split
 
 JST = timezone(timedelta(hours=9))
 START = datetime(2026, 1, 5, 7, 0, tzinfo=JST)
@@ -49,6 +54,19 @@ def read_parts(raw_dir: Path) -> pd.DataFrame:
     return frame
 
 
+def apply_adjudication(frame: pd.DataFrame, labels_dir: Path) -> pd.DataFrame:
+    second = pd.read_csv(labels_dir / "second_pass.csv", dtype=str).set_index("id")
+    decided = pd.read_csv(labels_dir / "adjudicated.csv", dtype=str).set_index("id")
+    first = frame.set_index("id")[["topic", "urgency"]]
+    agree = (first["topic"] == second.loc[first.index, "topic"]) & (first["urgency"] == second.loc[first.index, "urgency"])
+    print(f"agreement of the two passes: {agree.mean():.2%} ({(~agree).sum()} disagreements, {len(decided)} adjudicated)")
+    frame = frame.copy()
+    final = frame["id"].map(decided["final_topic"]), frame["id"].map(decided["final_urgency"])
+    frame["topic"] = final[0].fillna(frame["topic"])
+    frame["urgency"] = final[1].fillna(frame["urgency"])
+    return frame
+
+
 def drop_near_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
     texts = (frame["subject"] + " " + frame["body"]).tolist()
     later = {j for _, j, _ in near_duplicate_pairs(texts)}
@@ -60,12 +78,21 @@ def main() -> None:
     parser.add_argument("--raw", type=Path, default=Path("data/raw"))
     parser.add_argument("--out", type=Path, default=Path("data/inquiries.csv"))
     parser.add_argument("--test", type=Path, default=Path("data/test.csv"))
+    parser.add_argument("--labels", type=Path, default=Path("data/labels"))
+    parser.add_argument("--test-size", type=int, default=620, help="rows of a new test split")
+    parser.add_argument("--seed", type=int, default=20261123)
     args = parser.parse_args()
     frame = read_parts(args.raw).drop_duplicates("id")
     frame = drop_near_duplicates(frame.reset_index(drop=True))
-    if args.test.exists():
-        frozen = set(pd.read_csv(args.test, dtype=str)["id"])
-        frame = frame[~frame["id"].isin(frozen)]
+    frame = apply_adjudication(frame, args.labels)
+    if not args.test.exists():
+        _, test = split(frame, args.test_size / len(frame), args.seed)
+        test[["id"]].to_csv(args.test, index=False)
+        print(f"froze {len(test)} inquiries → {args.test}")
+    frozen = set(pd.read_csv(args.test, dtype=str)["id"])
+    # The test split keeps its rows; its labels follow the adjudication like every other row.
+    frame[frame["id"].isin(frozen)].sort_values("received_at")[COLUMNS].to_csv(args.test, index=False)
+    frame = frame[~frame["id"].isin(frozen)]
     frame.sort_values("received_at")[COLUMNS].to_csv(args.out, index=False)
     print(f"{len(frame)} inquiries → {args.out}")
 

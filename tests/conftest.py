@@ -1,10 +1,15 @@
-"""Shared fixtures: the project's own params and corpus, and one model trained on them per session."""
+"""Shared fixtures: the project's params and corpus, and one small tracked training run per session.
 
+The small run is the real pipeline (cross-validation, refit, MLflow on a SQLite store in a temporary
+directory, evaluation, registration) on a stratified sample of the corpus with a one-candidate grid.
+"""
+
+import copy
 from pathlib import Path
 
 import pytest
 
-from classifier import data, train
+from classifier import data, evaluate, register, train
 from classifier.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +26,46 @@ def corpus():
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory, params):
-    out = tmp_path_factory.mktemp("model")
-    train.main(ROOT / "data" / "inquiries.csv", params, out)
-    return out
+def test_split():
+    return data.load_inquiries(ROOT / "data" / "test.csv")
+
+
+def sample(frame, n, seed=0):
+    """A stratified sample of about n rows (every topic × urgency stratum kept)."""
+    share = min(1.0, n / len(frame))
+    return frame.groupby(data.stratum(frame), group_keys=False).sample(frac=share, random_state=seed)
+
+
+@pytest.fixture(scope="session")
+def small_params(params, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fixture_data")
+    small = copy.deepcopy(params)
+    small["data"]["train"] = str(folder / "train.csv")
+    small["data"]["test"] = str(folder / "test.csv")
+    small["selection"] = {"folds": 3, "grid": {"estimator": ["logreg"], "C": [10.0], "chain": [False]}}
+    return small
+
+
+@pytest.fixture(scope="session")
+def small_data(small_params, corpus, test_split):
+    sample(corpus, 400).to_csv(small_params["data"]["train"], index=False)
+    sample(test_split, 150).to_csv(small_params["data"]["test"], index=False)
+    return small_params["data"]
+
+
+@pytest.fixture(scope="session")
+def tracked_run(tmp_path_factory, small_params, small_data):
+    """Train → evaluate → register into a temporary MLflow store; yields what each step returned."""
+    folder = tmp_path_factory.mktemp("run")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+        metadata = train.main(small_params, small_data["train"], folder / "models")
+        metrics = evaluate.main(folder / "models", small_data["test"], folder / "reports")
+        outcome = register.main(small_params, folder / "models", folder / "reports" / "registry.json")
+        yield {"folder": folder, "model_dir": folder / "models", "metadata": metadata, "metrics": metrics,
+               "registration": outcome}
+
+
+@pytest.fixture(scope="session")
+def model_dir(tracked_run):
+    return tracked_run["model_dir"]

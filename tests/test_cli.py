@@ -1,11 +1,12 @@
 """The command line, run as a user runs it: a subprocess of the installed console script."""
 
-import shutil
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from conftest import ROOT
 
@@ -13,12 +14,13 @@ CLI = [sys.executable, "-m", "classifier"]
 
 
 def run(*args, cwd):
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{Path(cwd) / 'mlflow.db'}"}
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env)
 
 
-def test_train_then_score_from_the_command_line(tmp_path):
-    shutil.copy(ROOT / "params.yaml", tmp_path)
-    trained = run("train", "--data", ROOT / "data" / "inquiries.csv", "--out", "models", cwd=tmp_path)
+def test_train_then_score_from_the_command_line(tmp_path, small_params, small_data):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(small_params))
+    trained = run("train", "--data", small_data["train"], "--out", "models", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert (tmp_path / "models" / "model.joblib").is_file()
     sample = ROOT / "data" / "sample" / "inbox.csv"
@@ -29,6 +31,9 @@ def test_train_then_score_from_the_command_line(tmp_path):
     assert set(queue["colour"]) == {"red", "orange", "green"}
     assert "Triage queue" in scored.stdout
     assert f"{len(queue)} inquiries" in scored.stdout
+    assert set(queue["route"]) <= {"auto", "review"}
+    shown = run("queue", "queue.csv", cwd=tmp_path)
+    assert shown.returncode == 0 and queue.loc[0, "id"] in shown.stdout
 
 
 def test_score_without_a_model_fails_with_a_clear_message(tmp_path):

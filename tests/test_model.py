@@ -26,13 +26,13 @@ def test_saved_model_loads_and_predicts_the_same(model_dir, corpus):
     again = pickle.loads(pickle.dumps(pipeline))
     pd.testing.assert_frame_equal(model.predict(pipeline, sample), model.predict(again, sample))
     assert metadata["labels"]["urgency"] == ["high", "low", "medium"]
-    assert set(metadata["holdout_metrics"]) >= {"topic_macro_f1", "urgency_macro_f1", "high_urgency_recall"}
+    assert set(metadata["cv_metrics"]) >= {"topic_macro_f1", "urgency_macro_f1", "high_urgency_recall", "topic_ece"}
     assert len(metadata["model_sha256"]) == 64
 
 
-def test_metadata_records_data_hash_params_and_versions(model_dir, params):
+def test_metadata_records_data_hash_params_and_versions(model_dir, small_params):
     _, metadata = model.load(model_dir)
-    assert metadata["params"] == params["model"]
+    assert metadata["params"] == {**small_params["model"], "estimator": "logreg", "C": 10.0, "chain": False}
     assert len(metadata["training_data_sha256"]) == 64
     assert set(metadata["library_versions"]) >= {"scikit-learn", "fugashi", "unidic-lite"}
 

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -28,54 +29,67 @@ def train(
     out: Path = typer.Option(Path("models"), "--out", help="Model directory to write."),
     params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file."),
 ) -> None:
-    """Train on labeled inquiries and save the model with its metadata."""
+    """Select by cross-validation, train on labeled inquiries, save the model and track the run in MLflow."""
     try:
-        metadata = train_stage.main(data_path, load_params(params), out)
+        metadata = train_stage.main(load_params(params), data_path, out)
     except (data.InquiryDataError, FileNotFoundError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
-    console.print(f"model written to {out}/; held-out metrics: {metadata['holdout_metrics']}")
+    console.print(f"model written to {out}/; cross-validated metrics: {metadata['cv_metrics']}")
 
 
 @app.command()
 def score(
     input_path: Path = typer.Argument(..., help="Inquiries to score (CSV, JSONL, Parquet)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored queue."),
-    model_dir: Path = typer.Option(Path("models"), "--model", help="Model directory."),
+    model_source: str = typer.Option("models", "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion)."),
     show: int = typer.Option(20, help="How many queue rows to print."),
 ) -> None:
     """Score new inquiries and write the triage queue (urgency first, then oldest first)."""
     started = time.perf_counter()
     try:
-        scorer = Scorer.load(model_dir)
+        scorer = Scorer.load(model_source)
         scored = scorer.score(data.read_table(input_path))
     except (ModelFileError, data.InquiryDataError, FileNotFoundError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
     write_table(scored, output)
-    print_queue(scored.head(show))
-    counts = scored["colour"].value_counts().to_dict()
-    console.print(
-        f"{len(scored)} inquiries → {output}: "
-        + ", ".join(f"{counts.get(c, 0)} {c}" for c in ("red", "orange", "green"))
-        + f", {int(scored['error'].ne('').sum())} with errors, {time.perf_counter() - started:.1f}s"
-    )
+    print_queue(scored, show)
+    console.print(f"{len(scored)} inquiries → {output} in {time.perf_counter() - started:.1f}s")
 
 
-def print_queue(scored) -> None:
+@app.command()
+def queue(
+    scored_path: Path = typer.Argument(..., help="A scored queue written by `classifier score`."),
+    show: int = typer.Option(20, help="How many queue rows to print."),
+) -> None:
+    """Print a scored queue again."""
+    print_queue(data.read_table(scored_path), show)
+
+
+def print_queue(scored: pd.DataFrame, show: int) -> None:
+    scored = scored.sort_values("queue_position", key=lambda s: pd.to_numeric(s), kind="stable")
     table = Table(title="Triage queue")
-    for column in ("#", "id", "received_at", "urgency", "topic", "conf.", "error"):
+    for column in ("#", "id", "received_at", "urgency", "topic", "conf.", "route", "error"):
         table.add_column(column)
-    for row in scored.itertuples():
-        colour = row.colour if isinstance(row.colour, str) else ""
+    for row in scored.head(show).itertuples():
+        colour = row.colour if isinstance(row.colour, str) and row.colour else ""
         table.add_row(
             str(row.queue_position), str(row.id), str(row.received_at),
             f"[{STYLE.get(colour, '')}]{row.urgency if colour else '-'}[/]",
             str(row.topic) if colour else "-",
-            f"{row.topic_confidence:.2f}/{row.urgency_confidence:.2f}" if colour else "-",
-            row.error,
+            f"{float(row.topic_confidence):.2f}/{float(row.urgency_confidence):.2f}" if colour else "-",
+            str(row.route) if colour else "-",
+            str(row.error),
         )
     console.print(table)
+    counts = scored["colour"].value_counts().to_dict()
+    review = int(scored["route"].eq("review").sum())
+    errors = int(scored["error"].fillna("").astype(str).ne("").sum())
+    console.print(
+        ", ".join(f"{counts.get(c, 0)} {c}" for c in ("red", "orange", "green"))
+        + f"; {review} to review; {errors} with errors"
+    )
 
 
 def main() -> None:

@@ -1,14 +1,35 @@
-"""Metrics of predicted against true labels, as plain dicts ready for JSON and MLflow."""
+"""Evaluation stage: the model and the keyword baseline on the frozen test split.
+
+Writes reports/metrics.json (DVC metrics), plot data under reports/plots/ (DVC plots), confusion
+matrix images, reports/evaluation.md and reports/model_card.md, and logs all of it to the training
+run in MLflow. Text shown in reports is redacted (masked personal data, names as <NAME>).
+"""
 
 from __future__ import annotations
 
-import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, recall_score
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
 
-from classifier.data import LABEL_COLUMNS
+import mlflow
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, classification_report, f1_score, log_loss, recall_score
+
+from classifier import data, model, report, routing, tracking
+from classifier.baseline import KeywordBaseline
+from classifier.data import LABEL_COLUMNS, TOPICS, URGENCIES
+from classifier.params import DEFAULT_PARAMS, load_params
+from classifier.text import redact
+
+log = logging.getLogger(__name__)
+LABELS = {"topic": list(TOPICS), "urgency": list(URGENCIES)}
 
 
 def compute_metrics(truth: pd.DataFrame, predicted: pd.DataFrame) -> dict[str, float]:
+    """Macro-F1 and accuracy of both heads and the recall of high urgency."""
     metrics: dict[str, float] = {}
     for name in LABEL_COLUMNS:
         metrics[f"{name}_macro_f1"] = float(f1_score(truth[name], predicted[name], average="macro"))
@@ -17,3 +38,120 @@ def compute_metrics(truth: pd.DataFrame, predicted: pd.DataFrame) -> dict[str, f
         recall_score(truth["urgency"], predicted["urgency"], labels=["high"], average="macro")
     )
     return {k: round(v, 4) for k, v in metrics.items()}
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """Mean |accuracy − confidence| over equal-width confidence bins, weighted by bin size."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(total)
+
+
+def calibration_metrics(truth: pd.DataFrame, predicted: pd.DataFrame, probabilities: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """ECE of the top-label confidence per head; log loss when full probabilities are given."""
+    metrics = {}
+    for name in LABEL_COLUMNS:
+        correct = (truth[name] == predicted[name]).to_numpy()
+        metrics[f"{name}_ece"] = round(expected_calibration_error(predicted[f"{name}_confidence"].to_numpy(), correct), 4)
+        if probabilities is not None:
+            classes, proba = probabilities[name]
+            metrics[f"{name}_log_loss"] = round(float(log_loss(truth[name], proba, labels=classes)), 4)
+    return metrics
+
+
+def per_class(truth: pd.DataFrame, predicted: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
+    return {
+        name: classification_report(truth[name], predicted[name], labels=LABELS[name], output_dict=True, zero_division=0)
+        for name in LABEL_COLUMNS
+    }
+
+
+def most_confident_errors(test: pd.DataFrame, predicted: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+    """The n wrong predictions with the highest joint confidence, with redacted text."""
+    wrong = ~(test["topic"].eq(predicted["topic"]) & test["urgency"].eq(predicted["urgency"]))
+    joint = predicted["topic_confidence"] * predicted["urgency_confidence"]
+    top = joint[wrong].sort_values(ascending=False).head(n).index
+    return pd.DataFrame(
+        {
+            "id": test.loc[top, "id"],
+            "text": [redact(f"{s} {b}")[:140] for s, b in zip(test.loc[top, "subject"], test.loc[top, "body"])],
+            "true": test.loc[top, "topic"] + "/" + test.loc[top, "urgency"],
+            "predicted": predicted.loc[top, "topic"] + "/" + predicted.loc[top, "urgency"],
+            "confidence": joint[top].round(3),
+        }
+    )
+
+
+def routing_metrics(test: pd.DataFrame, predicted: pd.DataFrame, routed: pd.DataFrame) -> dict[str, float]:
+    auto = routed["route"].eq("auto")
+    correct = routing.both_correct(test, predicted)
+    demoted = test["urgency"].eq("high") & predicted["urgency"].ne("high") & auto
+    return {
+        "auto_coverage": round(float(auto.mean()), 4),
+        "auto_accuracy": round(float(correct[auto].mean()), 4) if auto.any() else float("nan"),
+        "high_silently_demoted": int(demoted.sum()),
+    }
+
+
+def evaluate(pipeline: Any, metadata: dict[str, Any], test: pd.DataFrame) -> dict[str, Any]:
+    """Everything the reports show, computed once."""
+    predicted = model.predict(pipeline, test)
+    heads = pipeline.named_steps["heads"]
+    proba = dict(zip(LABEL_COLUMNS, zip(heads.classes_, pipeline.predict_proba(test))))
+    routed = routing.route(predicted, metadata["routing"])
+    baseline = pd.DataFrame(KeywordBaseline().predict(test), columns=list(LABEL_COLUMNS), index=test.index)
+    return {
+        "metrics": {
+            "model": {
+                **compute_metrics(test, predicted),
+                **calibration_metrics(test, predicted, proba),
+                **routing_metrics(test, predicted, routed),
+            },
+            "baseline": compute_metrics(test, baseline),
+            "test_rows": len(test),
+        },
+        "per_class": per_class(test, predicted),
+        "baseline_per_class": per_class(test, baseline),
+        "predicted": predicted,
+        "coverage": routing.coverage_curve(test, predicted, metadata["routing"]["high_guard"]),
+        "errors": most_confident_errors(test, predicted),
+    }
+
+
+def main(model_dir: str | Path, test_path: str | Path, reports_dir: str | Path) -> dict[str, Any]:
+    pipeline, metadata = model.load(model_dir)
+    test = data.load_inquiries(test_path)
+    result = evaluate(pipeline, metadata, test)
+    reports = Path(reports_dir)
+    (reports / "plots").mkdir(parents=True, exist_ok=True)
+    (reports / "metrics.json").write_text(json.dumps(result["metrics"], indent=2) + "\n")
+    files = report.write_all(reports, test, result, metadata)
+    run_id = metadata.get("mlflow_run_id")
+    if run_id:
+        tracking.configure()
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_metrics({f"test_{k}": v for k, v in result["metrics"]["model"].items()})
+            mlflow.log_metrics({f"baseline_test_{k}": v for k, v in result["metrics"]["baseline"].items()})
+            for path in files:
+                mlflow.log_artifact(str(path), artifact_path="evaluation")
+    log.info("test metrics: %s", result["metrics"])
+    return result["metrics"]
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    parser.add_argument("--model", type=Path, default=Path("models"))
+    parser.add_argument("--reports", type=Path, default=Path("reports"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    main(args.model, load_params(args.params)["data"]["test"], args.reports)
+
+
+if __name__ == "__main__":
+    cli()

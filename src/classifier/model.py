@@ -1,9 +1,9 @@
 """The triage model: one scikit-learn Pipeline that reads an inquiry once and predicts topic and urgency.
 
-Text is preprocessed once (`InquiryText`), turned into word and character TF-IDF features once
-(`FeatureUnion`), and both heads are fitted on the same features (`MultiOutputClassifier`).
-This module also owns the model directory format: `model.joblib` plus `model.json` metadata with
-the SHA-256 of the joblib file, checked on every load.
+Text is preprocessed once (`InquiryText`), turned into word and/or character TF-IDF features once
+(`FeatureUnion`), and both heads are fitted on the same features (`TriageHeads`); the urgency head can
+also see the topic head's probabilities (a chain). This module also owns the model directory format:
+`model.joblib` plus `model.json` metadata with the SHA-256 of the joblib file, checked on every load.
 """
 
 from __future__ import annotations
@@ -18,13 +18,18 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.multioutput import MultiOutputClassifier
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
 
 from classifier.data import COLOURS, LABEL_COLUMNS
+from classifier.explain import explain
 from classifier.text import JapaneseTokenizer, preprocess
 
 MODEL_FILE = "model.joblib"
@@ -46,56 +51,135 @@ class InquiryText(BaseEstimator, TransformerMixin):
         return [preprocess(f"{s} {b}") for s, b in zip(subjects, X["body"])]
 
 
-def build_pipeline(params: Mapping[str, Any]) -> Pipeline:
+class TriageHeads(BaseEstimator, ClassifierMixin):
+    """Two classifiers on one feature matrix: y[:, 0] is the topic, y[:, 1] the urgency.
+
+    With `chain=True` the urgency head also reads the topic probabilities, out-of-fold while fitting
+    so that it learns how much to trust them.
+    """
+
+    def __init__(self, estimator: Any = None, chain: bool = False, chain_folds: int = 5, random_state: int = 0):
+        self.estimator = estimator
+        self.chain = chain
+        self.chain_folds = chain_folds
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: np.ndarray) -> TriageHeads:
+        y = np.asarray(y)
+        self.topic_ = clone(self.estimator).fit(X, y[:, 0])
+        if self.chain:
+            folds = StratifiedKFold(self.chain_folds, shuffle=True, random_state=self.random_state)
+            topic_proba = cross_val_predict(clone(self.estimator), X, y[:, 0], cv=folds, method="predict_proba")
+            X = self._with_topic(X, topic_proba)
+        self.urgency_ = clone(self.estimator).fit(X, y[:, 1])
+        self.classes_ = [self.topic_.classes_, self.urgency_.classes_]
+        return self
+
+    @staticmethod
+    def _with_topic(X: Any, topic_proba: np.ndarray) -> Any:
+        return sp.hstack([X, sp.csr_matrix(topic_proba)], format="csr")
+
+    def urgency_input(self, X: Any, topic_proba: np.ndarray | None = None) -> Any:
+        if not self.chain:
+            return X
+        return self._with_topic(X, self.topic_.predict_proba(X) if topic_proba is None else topic_proba)
+
+    def predict_proba(self, X: Any) -> list[np.ndarray]:
+        topic = self.topic_.predict_proba(X)
+        return [topic, self.urgency_.predict_proba(self.urgency_input(X, topic))]
+
+    def predict(self, X: Any) -> np.ndarray:
+        topic, urgency = self.predict_proba(X)
+        return np.column_stack(
+            [self.topic_.classes_[topic.argmax(axis=1)], self.urgency_.classes_[urgency.argmax(axis=1)]]
+        )
+
+
+def make_estimator(name: str, C: float, class_weight: str | None, max_iter: int) -> Any:
+    """The linear model families of the selection grid, each with probabilities."""
+    if name == "logreg":
+        # newton-cg converges in a handful of steps here; lbfgs spends 5x longer inside L-BFGS-B on
+        # 6 classes x ~150k features.
+        return LogisticRegression(C=C, class_weight=class_weight, max_iter=max_iter, solver="newton-cg")
+    if name == "linear_svc":
+        return CalibratedClassifierCV(LinearSVC(C=C, class_weight=class_weight), method="sigmoid", cv=3)
+    if name == "complement_nb":
+        # C plays the role of the smoothing strength's inverse, so one grid axis serves all families.
+        return ComplementNB(alpha=1.0 / C)
+    raise ValueError(f"unknown estimator {name!r} (use logreg, linear_svc or complement_nb)")
+
+
+def build_features(params: Mapping[str, Any]) -> FeatureUnion:
+    """Word and/or character TF-IDF over the preprocessed text, as `params['features']` lists."""
+    extractors = {
+        "words": lambda: TfidfVectorizer(
+            tokenizer=JapaneseTokenizer(),
+            token_pattern=None,
+            lowercase=False,
+            ngram_range=(1, params["word_ngram_max"]),
+            min_df=params["word_min_df"],
+            sublinear_tf=True,
+        ),
+        "chars": lambda: TfidfVectorizer(
+            analyzer="char",
+            lowercase=False,
+            ngram_range=(params["char_ngram_min"], params["char_ngram_max"]),
+            min_df=params["char_min_df"],
+            sublinear_tf=True,
+        ),
+    }
+    return FeatureUnion([(name, extractors[name]()) for name in params["features"]])
+
+
+def build_heads(params: Mapping[str, Any], seed: int = 0) -> TriageHeads:
+    estimator = make_estimator(params["estimator"], params["C"], params["class_weight"], params["max_iter"])
+    return TriageHeads(estimator, chain=params["chain"], random_state=seed)
+
+
+def build_pipeline(params: Mapping[str, Any], seed: int = 0) -> Pipeline:
     """The untrained pipeline; `params` is the `model` section of params.yaml."""
-    features = FeatureUnion(
-        [
-            (
-                "words",
-                TfidfVectorizer(
-                    tokenizer=JapaneseTokenizer(),
-                    token_pattern=None,
-                    lowercase=False,
-                    ngram_range=(1, params["word_ngram_max"]),
-                    min_df=params["word_min_df"],
-                    sublinear_tf=True,
-                ),
-            ),
-            (
-                "chars",
-                TfidfVectorizer(
-                    analyzer="char",
-                    lowercase=False,
-                    ngram_range=(params["char_ngram_min"], params["char_ngram_max"]),
-                    min_df=params["char_min_df"],
-                    sublinear_tf=True,
-                ),
-            ),
-        ]
-    )
-    head = LogisticRegression(
-        C=params["C"], class_weight=params["class_weight"], max_iter=params["max_iter"]
-    )
     return Pipeline(
-        [("text", InquiryText()), ("features", features), ("heads", MultiOutputClassifier(head))]
+        [("text", InquiryText()), ("features", build_features(params)), ("heads", build_heads(params, seed))]
     )
+
+
+def labels_of(frame: pd.DataFrame) -> np.ndarray:
+    return frame[list(LABEL_COLUMNS)].to_numpy()
 
 
 def fit(pipeline: Pipeline, frame: pd.DataFrame) -> Pipeline:
-    return pipeline.fit(frame, frame[list(LABEL_COLUMNS)].to_numpy())
+    return pipeline.fit(frame, labels_of(frame))
 
 
-def predict(pipeline: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
-    """Topic and urgency with their confidences and the triage colour, one row per input row."""
-    probabilities = pipeline.predict_proba(frame)
-    heads = pipeline.named_steps["heads"].estimators_
-    result = pd.DataFrame(index=frame.index)
-    for name, head, proba in zip(LABEL_COLUMNS, heads, probabilities):
+def probabilities_frame(heads: TriageHeads, probabilities: list[np.ndarray], index: pd.Index) -> pd.DataFrame:
+    """Predicted labels, their confidences, P(high) and the triage colour."""
+    result = pd.DataFrame(index=index)
+    for name, classes, proba in zip(LABEL_COLUMNS, heads.classes_, probabilities):
         best = np.argmax(proba, axis=1)
-        result[name] = head.classes_[best]
+        result[name] = classes[best]
         result[f"{name}_confidence"] = proba[np.arange(len(best)), best].round(4)
+    result["p_high"] = probabilities[1][:, list(heads.classes_[1]).index("high")].round(4)
     result["colour"] = result["urgency"].map(COLOURS)
     return result
+
+
+def predict(pipeline: Pipeline, frame: pd.DataFrame, feature_names: np.ndarray | None = None) -> pd.DataFrame:
+    """Topic and urgency with their confidences and the triage colour, one row per input row.
+
+    With `feature_names` (from `feature_names_of`), an `explanation` column names the terms that
+    pushed each decision. Features are computed once for both heads and the explanation.
+    """
+    X = pipeline[:-1].transform(frame)
+    heads = pipeline.named_steps["heads"]
+    probabilities = heads.predict_proba(X)
+    result = probabilities_frame(heads, probabilities, frame.index)
+    if feature_names is not None:
+        result["explanation"] = explain(heads, X, probabilities, feature_names)
+    return result
+
+
+def feature_names_of(pipeline: Pipeline) -> np.ndarray:
+    return pipeline.named_steps["features"].get_feature_names_out()
 
 
 def sha256_file(path: Path) -> str:
@@ -112,31 +196,39 @@ def save(pipeline: Pipeline, directory: str | Path, metadata: Mapping[str, Any])
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / MODEL_FILE
     joblib.dump(pipeline, model_path)
-    heads = pipeline.named_steps["heads"].estimators_
+    heads = pipeline.named_steps["heads"]
     full = {
         **metadata,
-        "labels": {name: list(map(str, head.classes_)) for name, head in zip(LABEL_COLUMNS, heads)},
+        "labels": {name: list(map(str, classes)) for name, classes in zip(LABEL_COLUMNS, heads.classes_)},
         "model_file": MODEL_FILE,
         "model_sha256": sha256_file(model_path),
     }
-    (directory / METADATA_FILE).write_text(json.dumps(full, ensure_ascii=False, indent=2) + "\n")
+    write_metadata(directory, full)
     return model_path
+
+
+def write_metadata(directory: str | Path, metadata: Mapping[str, Any]) -> None:
+    (Path(directory) / METADATA_FILE).write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n")
+
+
+def read_metadata(directory: str | Path) -> dict[str, Any]:
+    metadata_path = Path(directory) / METADATA_FILE
+    if not metadata_path.is_file():
+        raise ModelFileError(f"{directory}: no {METADATA_FILE}; train a model first (make run or dvc repro)")
+    return json.loads(metadata_path.read_text())
 
 
 def load(directory: str | Path) -> tuple[Pipeline, dict[str, Any]]:
     """Load a model directory, refusing a model file whose checksum differs from its metadata."""
     directory = Path(directory)
-    metadata_path = directory / METADATA_FILE
-    if not metadata_path.is_file():
-        raise ModelFileError(f"{directory}: no {METADATA_FILE}; train a model first (classifier train)")
-    metadata = json.loads(metadata_path.read_text())
+    metadata = read_metadata(directory)
     model_path = directory / metadata.get("model_file", MODEL_FILE)
     if not model_path.is_file():
         raise ModelFileError(f"{model_path}: model file missing")
     actual = sha256_file(model_path)
     if actual != metadata.get("model_sha256"):
         raise ModelFileError(
-            f"{model_path}: SHA-256 {actual} does not match {metadata_path} "
+            f"{model_path}: SHA-256 {actual} does not match {directory / METADATA_FILE} "
             f"({metadata.get('model_sha256')}); the file was changed after training"
         )
     return joblib.load(model_path), metadata

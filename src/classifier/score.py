@@ -1,6 +1,7 @@
 """Scoring: a trained model applied to new inquiries, ordered into the triage queue.
 
 Every input record yields exactly one output record: scored, or carrying its `error`.
+The model (from `models/` or an MLflow `models:/` URI) and its feature names are loaded once.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from typing import Any
 
 import pandas as pd
 
-from classifier import data, model
+from classifier import data, model, routing
 
 URGENCY_ORDER = {"high": 0, "medium": 1, "low": 2}
 OUTPUT_COLUMNS = (
-    "id", "received_at", "topic", "topic_confidence", "urgency", "urgency_confidence",
-    "colour", "queue_position", "error",
+    "id", "received_at", "topic", "topic_confidence", "urgency", "urgency_confidence", "p_high",
+    "colour", "route", "route_reason", "explanation", "queue_position", "model_version", "error",
 )
 
 
@@ -41,29 +42,42 @@ def queue_positions(scored: pd.DataFrame) -> pd.Series:
 
 
 class Scorer:
-    """A loaded model, ready to score frames of inquiries (the model is loaded once)."""
+    """A loaded model, ready to score frames of inquiries."""
 
-    def __init__(self, pipeline: Any, metadata: dict[str, Any]):
+    def __init__(self, pipeline: Any, metadata: dict[str, Any], version: str):
         self.pipeline = pipeline
         self.metadata = metadata
+        self.version = version
+        self.feature_names = model.feature_names_of(pipeline)
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> Scorer:
-        return cls(*model.load(model_dir))
+    def load(cls, source: str | Path) -> Scorer:
+        """A model directory, or an MLflow URI such as `models:/inquiry-triage@champion`."""
+        if str(source).startswith("models:/"):
+            from classifier import tracking  # MLflow is imported only when a registry model is asked for
+
+            tracking.configure()
+            pipeline, metadata = tracking.load(str(source))
+            return cls(pipeline, metadata, str(source))
+        pipeline, metadata = model.load(source)
+        return cls(pipeline, metadata, f"{source}#sha256:{metadata['model_sha256'][:12]}")
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        predicted = model.predict(self.pipeline, frame, self.feature_names)
+        return predicted.join(routing.route(predicted, self.metadata["routing"]))
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in data.REQUIRED_FOR_SCORING if c not in frame.columns]
         if missing:
             raise data.InquiryDataError("input", [data.Problem(None, c, "missing column") for c in missing])
         frame = frame.reset_index(drop=True)
-        errors = record_errors(frame)
         scorable = frame["body"].str.strip().ne("")
         result = frame.reindex(columns=["id", "received_at"]).fillna("")
         if scorable.any():
-            predicted = model.predict(self.pipeline, frame[scorable])
-            result = result.join(predicted)
+            result = result.join(self.predict(frame[scorable]))
         result = result.reindex(columns=OUTPUT_COLUMNS)
-        result["error"] = errors
+        result["model_version"] = self.version
+        result["error"] = record_errors(frame)
         result["queue_position"] = queue_positions(result)
         return result.sort_values("queue_position", kind="stable").reset_index(drop=True)
 

@@ -51,10 +51,10 @@ def normalize(text: str) -> str:
 
 # --- masking ---------------------------------------------------------------------------------
 
-PLACEHOLDERS = ("URL", "EMAIL", "PHONE", "POSTAL", "ORDER", "MONEY", "DATE")
+PLACEHOLDERS = ("URL", "EMAIL", "PHONE", "POSTAL", "ADDRESS", "ORDER", "MONEY", "DATE")
 
-_NUM_L = r"(?<![0-9a-z\-/.])"  # not glued to a longer alphanumeric run on the left
-_NUM_R = r"(?![0-9a-z\-/])"
+_NUM_L = r"(?<![0-9a-z\-.])"  # not glued to a longer alphanumeric run on the left
+_NUM_R = r"(?![0-9a-z\-])"
 # The order matters: the first pattern that matches a span wins, so specific formats
 # (mall order ids, postal codes with 〒, ISO dates) are tried before the generic digit runs.
 _MASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -73,10 +73,15 @@ _MASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
         + "|" + _NUM_L + r"0[5789]0\d{8}" + _NUM_R
         + "|" + _NUM_L + r"0\d{9}" + _NUM_R
     )),
+    ("ADDRESS", re.compile(
+        r"\d{1,4}丁目\d{1,4}番地?(?:\d{1,4}号)?"
+        + "|" + r"(?<=[\u4e00-\u9fff])\d{1,4}(?:-\d{1,4}){1,2}" + _NUM_R
+    )),
     ("ORDER", re.compile(
         r"#\s?\d{4,}"
-        + "|" + _NUM_L + r"[a-z]{1,4}-?\d{4,}(?:-\d+)*" + _NUM_R
         + "|" + _NUM_L + r"\d{6,}(?:-\d+)*" + _NUM_R
+        # codes of letters and digits in hyphenated parts (kz-u-0227, bh-0305-stl30, b2b-104477)
+        + "|" + _NUM_L + r"(?=(?:[a-z_\-]*\d){4})[a-z0-9]+(?:[\-_][a-z0-9]+)+" + _NUM_R
     )),
     ("MONEY", re.compile(r"[¥\\$]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:万|千)?円")),
 )
@@ -98,6 +103,21 @@ def preprocess(text: str) -> str:
     return mask(normalize(text))
 
 
+def redact(text: str) -> str:
+    """Text safe to show in reports and logs: masked as `preprocess` does, person names as <NAME>."""
+    pieces = []
+    for line in _tagger(_REDACT_ARGS).parse(preprocess(text)).split("\n"):
+        if line == "EOS":
+            continue
+        surface, _, pos = line.partition("\t")
+        if pos == "人名":
+            if not pieces or pieces[-1] != "<NAME>":
+                pieces.append(surface[: len(surface) - len(surface.lstrip())] + "<NAME>")
+        else:
+            pieces.append(surface)
+    return "".join(pieces)
+
+
 # --- tokenization ----------------------------------------------------------------------------
 
 # `-O ""` clears unidic's default output-format-type, which would otherwise override -F.
@@ -106,15 +126,17 @@ _DROPPED_POS = frozenset({"補助記号", "空白", "助詞", "助動詞", "接�
 _NEGATIONS = frozenset({"ない", "ぬ", "ず", "無い"})
 _KEPT_AUXILIARIES = frozenset({"たい"})
 _PLACEHOLDER_TOKENS = {name: f"<{name}>" for name in PLACEHOLDERS}
+# For redaction only: the part-of-speech subcategory marks person names (名詞,固有名詞,人名).
+_REDACT_ARGS = r'-O "" -F %M\\t%f[2]\\n --unk-format=%M\\t\\n -E EOS\\n'
 _local = threading.local()
 
 
-def _tagger() -> fugashi.Tagger:
-    """One tagger per process and thread: a tagger's buffers are overwritten by its next call."""
-    tagger = getattr(_local, "tagger", None)
-    if tagger is None:
-        tagger = _local.tagger = fugashi.Tagger(_TAGGER_ARGS)
-    return tagger
+def _tagger(args: str = _TAGGER_ARGS) -> fugashi.Tagger:
+    """One tagger per process, thread and format: a tagger's buffers are overwritten by its next call."""
+    taggers = _local.__dict__.setdefault("taggers", {})
+    if args not in taggers:
+        taggers[args] = fugashi.Tagger(args)
+    return taggers[args]
 
 
 def _is_punctuation(token: str) -> bool:

@@ -1,41 +1,104 @@
-"""Training stage: labeled inquiries + params.yaml → a model directory with metadata and metrics."""
+"""Training stage: labeled inquiries + params.yaml → a selected, refitted model in models/, tracked in MLflow.
+
+Cross-validation over the grid picks the configuration (each candidate a child run); the winner is
+refitted on all training data; its out-of-fold predictions choose the review-routing thresholds.
+The frozen test split is never read here.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pandas as pd
 
-from classifier import data, model
-from classifier.evaluate import compute_metrics
+import classifier
+from classifier import data, model, routing, tracking
+from classifier.evaluate import calibration_metrics
+from classifier.params import DEFAULT_PARAMS, load_params
+from classifier.select import best, candidate_configs, cross_validate
 
 log = logging.getLogger(__name__)
 
-TRACKED_LIBRARIES = ("scikit-learn", "fugashi", "unidic-lite", "pandas", "numpy", "joblib")
+TRACKED_LIBRARIES = ("scikit-learn", "fugashi", "unidic-lite", "pandas", "numpy", "joblib", "mlflow")
 
 
-def train(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, dict[str, float]]:
-    """Fit on a stratified part of `frame`, measure on the held-out rest."""
-    fit_part, holdout = data.split(frame, params["split"]["holdout_size"], params["seed"])
-    pipeline = model.fit(model.build_pipeline(params["model"]), fit_part)
-    metrics = compute_metrics(holdout, model.predict(pipeline, holdout))
-    metrics.update(n_train=len(fit_part), n_holdout=len(holdout))
-    return pipeline, metrics
-
-
-def main(data_path: str | Path, params: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
-    frame = data.load_inquiries(data_path)
-    pipeline, metrics = train(frame, params)
-    metadata = {
-        "training_data": str(data_path),
-        "training_data_sha256": data.frame_hash(frame),
-        "params": params["model"],
-        "seed": params["seed"],
-        "holdout_metrics": metrics,
-        "library_versions": model.library_versions(TRACKED_LIBRARIES),
+def select_and_fit(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Cross-validate the grid, refit the best configuration on all of `frame`, choose thresholds."""
+    selection = params["selection"]
+    configs = candidate_configs(params["model"], selection["grid"])
+    results = cross_validate(frame, configs, selection["folds"], params["seed"])
+    for result in results:
+        with mlflow.start_run(nested=True, run_name=describe(result.config)):
+            mlflow.log_params(tracking.flatten(result.config))
+            mlflow.log_metrics({f"cv_{k}": v for k, v in result.metrics.items()})
+    winner = best(results)
+    routing_params = params["routing"]
+    thresholds = routing.choose_thresholds(
+        frame, winner.out_of_fold, routing_params["target_accuracy"], routing_params["high_guard"]
+    )
+    pipeline = model.fit(model.build_pipeline(winner.config, params["seed"]), frame)
+    summary = {
+        "config": winner.config,
+        "cv_metrics": {**winner.metrics, **calibration_metrics(frame, winner.out_of_fold)},
+        "thresholds": thresholds,
+        "candidates": [{"config": describe(r.config), **r.metrics} for r in results],
     }
-    model.save(pipeline, out_dir, metadata)
-    log.info("trained on %d inquiries: %s", len(frame), metrics)
-    return metadata
+    return pipeline, summary
+
+
+def describe(config: dict[str, Any]) -> str:
+    chain = "+chain" if config["chain"] else ""
+    return f"{config['estimator']} C={config['C']} {'+'.join(config['features'])}{chain}"
+
+
+def main(params: dict[str, Any], data_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    frame = data.load_inquiries(data_path)
+    tracking.configure()
+    with mlflow.start_run(run_name="train") as run:
+        mlflow.log_params(tracking.flatten({k: params[k] for k in ("seed", "model", "selection", "routing")}))
+        mlflow.log_param("training_rows", len(frame))
+        pipeline, summary = select_and_fit(frame, params)
+        mlflow.log_params({f"selected.{k}": str(v) for k, v in summary["config"].items()})
+        mlflow.log_metrics({f"cv_{k}": v for k, v in summary["cv_metrics"].items()})
+        mlflow.log_metrics({f"routing_{k}": v for k, v in summary["thresholds"].items()})
+        metadata = {
+            "training_data": str(data_path),
+            "training_rows": len(frame),
+            "training_data_sha256": data.frame_hash(frame),
+            "params": summary["config"],
+            "seed": params["seed"],
+            "cv_metrics": summary["cv_metrics"],
+            "routing": summary["thresholds"],
+            "selection": summary["candidates"],
+            "library_versions": model.library_versions(TRACKED_LIBRARIES),
+        }
+        model.save(pipeline, out_dir, metadata)
+        model_uri = tracking.log_model(
+            pipeline,
+            str(Path(classifier.__file__).parent),
+            {"routing": summary["thresholds"], "training_data_sha256": metadata["training_data_sha256"]},
+        )
+    full = model.read_metadata(out_dir)
+    full.update(mlflow_run_id=run.info.run_id, mlflow_model_uri=model_uri)
+    model.write_metadata(out_dir, full)
+    log.info("selected %s: cv %s", describe(summary["config"]), summary["cv_metrics"])
+    return full
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    parser.add_argument("--data", type=Path, help="labeled inquiries (default: params data.train)")
+    parser.add_argument("--out", type=Path, default=Path("models"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    params = load_params(args.params)
+    main(params, args.data or params["data"]["train"], args.out)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,149 @@
+"""Rendering of the evaluation: plot data for `dvc plots`, confusion-matrix images, the evaluation
+report and the model card (Markdown). Receives computed results; computes no metric itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on CI machines
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from classifier.data import LABEL_COLUMNS, TOPICS, URGENCIES  # noqa: E402
+
+LABELS = {"topic": list(TOPICS), "urgency": list(URGENCIES)}
+HEADLINE = ("topic_macro_f1", "urgency_macro_f1", "high_urgency_recall", "topic_accuracy", "urgency_accuracy")
+
+
+def confusion(truth: pd.Series, predicted: pd.Series, labels: list[str]) -> pd.DataFrame:
+    return pd.crosstab(
+        pd.Categorical(truth, labels), pd.Categorical(predicted, labels),
+        rownames=["actual"], colnames=["predicted"], dropna=False,
+    )
+
+
+def confusion_figure(matrix: pd.DataFrame, title: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.imshow(matrix.to_numpy(), cmap="Blues")
+    ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=45, ha="right")
+    ax.set_yticks(range(len(matrix.index)), matrix.index)
+    for (i, j), value in pd.DataFrame(matrix.to_numpy()).stack().items():
+        ax.text(j, i, str(value), ha="center", va="center", fontsize=9)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def per_class_table(report: dict[str, dict[str, float]], labels: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"class": label, "precision": round(report[label]["precision"], 3), "recall": round(report[label]["recall"], 3),
+             "f1": round(report[label]["f1-score"], 3), "support": int(report[label]["support"])}
+            for label in labels
+        ]
+    )
+
+
+def evaluation_markdown(test: pd.DataFrame, result: dict[str, Any], metadata: dict[str, Any], matrices: dict[str, pd.DataFrame]) -> str:
+    model_m, base_m = result["metrics"]["model"], result["metrics"]["baseline"]
+    comparison = pd.DataFrame(
+        [{"metric": m, "model": model_m[m], "keyword rules": base_m[m]} for m in HEADLINE]
+    )
+    coverage = result["coverage"]
+    coverage = coverage[coverage["threshold"].isin([0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])]
+    parts = [
+        "# Evaluation on the frozen test split",
+        f"{len(test)} inquiries from `data/test.csv`, never used for training or tuning. Model selected by "
+        f"cross-validation: `{metadata['params']['estimator']}` C={metadata['params']['C']}, features "
+        f"{'+'.join(metadata['params']['features'])}, chain={metadata['params']['chain']}.",
+        "## Model vs keyword rules",
+        markdown_table(comparison),
+        f"Calibration (expected calibration error of the top label): topic {model_m['topic_ece']}, "
+        f"urgency {model_m['urgency_ece']}; log loss: topic {model_m['topic_log_loss']}, urgency {model_m['urgency_log_loss']}.",
+    ]
+    for name in LABEL_COLUMNS:
+        parts += [
+            f"## {name}: per class",
+            markdown_table(per_class_table(result["per_class"][name], LABELS[name])),
+            f"Confusion matrix (rows actual, columns predicted):",
+            markdown_table(matrices[name].reset_index().rename(columns={"actual": "actual \\ predicted"})),
+        ]
+    routing = metadata["routing"]
+    parts += [
+        "## Review routing",
+        f"Threshold on the joint confidence, chosen on out-of-fold validation predictions for a target accuracy "
+        f"of {routing['target_accuracy']}: {routing['auto_confidence']} (validation coverage "
+        f"{routing['validation_coverage']}). A mail not predicted high with P(high) >= {routing['high_guard']} "
+        "always goes to review.",
+        f"On the test split: **{model_m['auto_coverage']:.1%}** of mail is triaged automatically with accuracy "
+        f"(both labels right) **{model_m['auto_accuracy']:.1%}**; high-urgency mail silently demoted: "
+        f"{model_m['high_silently_demoted']}.",
+        "Coverage vs accuracy of the automatic part by threshold:",
+        markdown_table(coverage.round(3)),
+        "## The 20 most confident errors (text redacted)",
+        markdown_table(result["errors"]),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def model_card(result: dict[str, Any], metadata: dict[str, Any]) -> str:
+    m = result["metrics"]["model"]
+    return f"""# Model card: inquiry-triage
+
+**What it does.** Reads a Japanese customer inquiry (subject and body) to an online shop and predicts
+its topic ({", ".join(TOPICS)}) and urgency (high/red, medium/orange, low/green) under the project's
+labeling spec (`docs/labeling.md`), with calibrated confidences and a review route for uncertain mail.
+
+**Model.** Normalization and masking of personal data, MeCab (fugashi + unidic-lite) tokens, TF-IDF
+over {"+".join(metadata["params"]["features"])}, `{metadata["params"]["estimator"]}` heads (C={metadata["params"]["C"]},
+class_weight={metadata["params"]["class_weight"]}, chain={metadata["params"]["chain"]}), selected by
+{len(metadata["selection"])}-candidate cross-validation.
+
+**Training data.** {metadata["training_rows"]} labeled inquiries (`{metadata["training_data"]}`,
+SHA-256 {metadata["training_data_sha256"][:16]}…), written for the project under the labeling spec.
+
+**Frozen test split** ({result["metrics"]["test_rows"]} inquiries): topic macro-F1 {m["topic_macro_f1"]},
+urgency macro-F1 {m["urgency_macro_f1"]}, high-urgency recall {m["high_urgency_recall"]}; auto-triaged share
+{m["auto_coverage"]} at accuracy {m["auto_accuracy"]}.
+
+**Intended use.** Ordering a shop's inbox and routing uncertain mail to a person. Not for deciding refunds
+or replying automatically.
+
+**Limits.** Trained on written-for-purpose inquiries, not a real shop's history: retrain on the shop's own
+labeled mail before relying on it, and watch drift. Tone alone must not raise urgency; the model
+learned this only as far as the data shows it. Inputs longer than a few thousand characters are read whole
+(quoted replies included unless the mail parser removed them).
+"""
+
+
+def write_all(reports: Path, test: pd.DataFrame, result: dict[str, Any], metadata: dict[str, Any]) -> list[Path]:
+    figures = reports / "figures"
+    plots = reports / "plots"
+    figures.mkdir(parents=True, exist_ok=True)
+    plots.mkdir(parents=True, exist_ok=True)
+    predicted = result["predicted"]
+    written, matrices = [], {}
+    for name in LABEL_COLUMNS:
+        matrices[name] = confusion(test[name], predicted[name], LABELS[name])
+        pairs = pd.DataFrame({"actual": test[name].to_numpy(), "predicted": predicted[name].to_numpy()})
+        pairs.to_csv(plots / f"confusion_{name}.csv", index=False)
+        per_class_table(result["per_class"][name], LABELS[name]).to_csv(plots / f"per_class_{name}.csv", index=False)
+        written.append(confusion_figure(matrices[name], f"{name} (test split)", figures / f"confusion_{name}.png"))
+    result["coverage"].to_csv(plots / "coverage.csv", index=False)
+    (reports / "evaluation.md").write_text(evaluation_markdown(test, result, metadata, matrices), encoding="utf-8")
+    (reports / "model_card.md").write_text(model_card(result, metadata), encoding="utf-8")
+    return written + [reports / "evaluation.md", reports / "model_card.md", plots / "coverage.csv"]

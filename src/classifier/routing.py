@@ -1,0 +1,76 @@
+"""Review routing: which predictions are trusted to go straight into the queue (`auto`) and which a
+person checks first (`review`).
+
+A mail is auto-triaged when the joint confidence of its two labels reaches a threshold chosen on
+validation data for a target accuracy. A mail that might be high urgency (P(high) above a low guard
+threshold) but was not predicted high always goes to review: it is never silently demoted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def joint_confidence(predicted: pd.DataFrame) -> pd.Series:
+    return predicted["topic_confidence"] * predicted["urgency_confidence"]
+
+
+def guarded(predicted: pd.DataFrame, high_guard: float) -> pd.Series:
+    return predicted["urgency"].ne("high") & predicted["p_high"].ge(high_guard)
+
+
+def both_correct(truth: pd.DataFrame, predicted: pd.DataFrame) -> pd.Series:
+    return truth["topic"].eq(predicted["topic"]) & truth["urgency"].eq(predicted["urgency"])
+
+
+def coverage_curve(truth: pd.DataFrame, predicted: pd.DataFrame, high_guard: float) -> pd.DataFrame:
+    """For each candidate threshold: the share routed to auto and the accuracy of that share."""
+    confidence = joint_confidence(predicted)
+    eligible = ~guarded(predicted, high_guard)
+    correct = both_correct(truth, predicted)
+    rows = []
+    for threshold in np.round(np.arange(0.0, 1.0001, 0.01), 2):
+        auto = eligible & confidence.ge(threshold)
+        rows.append(
+            {
+                "threshold": float(threshold),
+                "coverage": float(auto.mean()),
+                "accuracy": float(correct[auto].mean()) if auto.any() else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def choose_thresholds(
+    truth: pd.DataFrame, predicted: pd.DataFrame, target_accuracy: float, high_guard: float
+) -> dict[str, float]:
+    """The lowest threshold whose auto share reaches the target accuracy (1.01: everything to review)."""
+    curve = coverage_curve(truth, predicted, high_guard)
+    reaching = curve[curve["accuracy"].ge(target_accuracy)]
+    chosen = reaching.iloc[0] if len(reaching) else pd.Series({"threshold": 1.01, "coverage": 0.0, "accuracy": float("nan")})
+    return {
+        "auto_confidence": float(chosen["threshold"]),
+        "high_guard": float(high_guard),
+        "target_accuracy": float(target_accuracy),
+        "validation_coverage": round(float(chosen["coverage"]), 4),
+        "validation_accuracy": round(float(chosen["accuracy"]), 4),
+    }
+
+
+def route(predicted: pd.DataFrame, thresholds: Mapping[str, Any]) -> pd.DataFrame:
+    """`route` (auto/review) and `route_reason` for each prediction."""
+    confidence = joint_confidence(predicted)
+    guard = guarded(predicted, thresholds["high_guard"])
+    low = confidence.lt(thresholds["auto_confidence"])
+    reason = np.where(
+        guard,
+        "possible high urgency: P(high)=" + predicted["p_high"].map("{:.2f}".format),
+        np.where(low, "low confidence: " + confidence.map("{:.2f}".format), ""),
+    )
+    return pd.DataFrame(
+        {"route": np.where(guard | low, "review", "auto"), "route_reason": reason}, index=predicted.index
+    )

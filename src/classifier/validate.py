@@ -1,0 +1,87 @@
+"""Validation stage: the labeled corpus and the frozen test split against the data contract and the
+corpus rules (unique ids, no near-duplicates, no leakage between splits, label coverage).
+
+The data tests assert the same checks; this stage writes them to reports/validation.json and fails
+the pipeline before any training on bad data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from classifier import data
+from classifier.params import DEFAULT_PARAMS, load_params
+
+
+def text_of(frame: pd.DataFrame) -> list[str]:
+    return (frame["subject"] + " " + frame["body"]).tolist()
+
+
+def leakage(train: pd.DataFrame, test: pd.DataFrame, threshold: float) -> list[dict[str, Any]]:
+    """Pairs (train id, test id) of identical ids or near-duplicate texts across the splits."""
+    texts = text_of(train) + text_of(test)
+    n = len(train)
+    pairs = [
+        {"train": train["id"].iloc[i], "test": test["id"].iloc[j - n], "jaccard": round(s, 3)}
+        for i, j, s in data.near_duplicate_pairs(texts, threshold)
+        if i < n <= j
+    ]
+    shared = set(train["id"]) & set(test["id"])
+    return pairs + [{"train": i, "test": i, "jaccard": 1.0} for i in sorted(shared)]
+
+
+def within(frame: pd.DataFrame, threshold: float) -> list[dict[str, Any]]:
+    return [
+        {"a": frame["id"].iloc[i], "b": frame["id"].iloc[j], "jaccard": round(s, 3)}
+        for i, j, s in data.near_duplicate_pairs(text_of(frame), threshold)
+    ]
+
+
+def counts(frame: pd.DataFrame) -> dict[str, int]:
+    return {k: int(v) for k, v in data.stratum(frame).value_counts().sort_index().items()}
+
+
+def check(train_path: str | Path, test_path: str | Path, threshold: float) -> dict[str, Any]:
+    report: dict[str, Any] = {"problems": []}
+    frames = {}
+    for name, path in (("train", train_path), ("test", test_path)):
+        try:
+            frames[name] = data.load_inquiries(path)
+        except data.InquiryDataError as error:
+            report["problems"] += [f"{error.path}: {p}" for p in error.problems]
+    if len(frames) < 2:
+        return report
+    train, test = frames["train"], frames["test"]
+    report["rows"] = {"train": len(train), "test": len(test)}
+    report["counts"] = {"train": counts(train), "test": counts(test)}
+    report["near_duplicates"] = {"train": within(train, threshold), "test": within(test, threshold)}
+    report["leakage"] = leakage(train, test, threshold)
+    for name, pairs in report["near_duplicates"].items():
+        report["problems"] += [f"{name}: near-duplicates {p['a']} ~ {p['b']} ({p['jaccard']})" for p in pairs]
+    report["problems"] += [f"leakage: train {p['train']} ~ test {p['test']} ({p['jaccard']})" for p in report["leakage"]]
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    parser.add_argument("--out", type=Path, default=Path("reports/validation.json"))
+    args = parser.parse_args()
+    params = load_params(args.params)
+    report = check(params["data"]["train"], params["data"]["test"], params["data"]["near_duplicate_jaccard"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    if report["problems"]:
+        print("\n".join(report["problems"][:50]), file=sys.stderr)
+        sys.exit(f"validation failed: {len(report['problems'])} problem(s), see {args.out}")
+    print(f"validation passed: {report['rows']}")
+
+
+if __name__ == "__main__":
+    main()

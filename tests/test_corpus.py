@@ -1,0 +1,111 @@
+"""Data tests of the labeled corpus itself (Made With ML's "data tests"): schema, labels, duplicates,
+leakage between the splits, class and style shares, vocabulary, and masking of planted personal data.
+
+The bounds are the corpus rules of docs/data.md; a shop that replaces the corpus with its own history
+keeps the schema and leakage tests and adapts the share bounds to its own mix.
+"""
+
+import pandas as pd
+import pytest
+
+from classifier import data, validate
+from classifier.text import normalize, preprocess
+
+ALLOWED = {
+    ("wrong_item", "high"),
+    *((t, u) for t in ("non_delivery", "usage", "return", "campaign", "other") for u in data.URGENCIES),
+}
+OBVIOUS_KEYWORDS = {
+    "wrong_item": ("違う", "違い", "間違"),
+    "non_delivery": ("届かない", "届きません", "届いていない", "届いてない"),
+    "usage": ("使い方",),
+    "return": ("返品",),
+    "campaign": ("クーポン",),
+}
+OTHER_SUBKINDS = {
+    "cancel or change": ("キャンセル", "変更"),
+    "payment": ("支払", "請求", "決済", "振込"),
+    "receipts": ("領収書", "請求書", "インボイス"),
+    "account": ("ログイン", "パスワード", "アカウント", "会員"),
+    "restock": ("再入荷", "再販", "入荷予定"),
+    "thanks": ("ありがとう", "感謝"),
+    "spam": ("SEO", "ご提案", "営業", "広告"),
+}
+
+
+@pytest.fixture(scope="module")
+def everything(corpus, test_split):
+    return pd.concat([corpus.assign(split="train"), test_split.assign(split="test")], ignore_index=True)
+
+
+def test_both_files_follow_the_data_contract(corpus, test_split):
+    # The fixtures load through data.load_inquiries, which raises on any schema or label problem.
+    assert len(corpus) >= 3000
+    assert len(test_split) >= 600
+
+
+def test_ids_are_unique_across_the_splits(everything):
+    assert everything["id"].is_unique
+
+
+def test_only_combinations_the_spec_allows(everything):
+    assert set(zip(everything["topic"], everything["urgency"])) <= ALLOWED
+
+
+def test_every_allowed_combination_has_40_examples_and_every_topic_350(everything, corpus):
+    combos = data.stratum(everything).value_counts()
+    assert {f"{t}/{u}" for t, u in ALLOWED} == set(combos.index)
+    assert combos.min() >= 40, combos.sort_values().head(3).to_dict()
+    assert corpus["topic"].value_counts().min() >= 350
+
+
+def test_no_near_duplicates_within_or_across_splits(params):
+    report = validate.check(params["data"]["train"], params["data"]["test"], params["data"]["near_duplicate_jaccard"])
+    assert report["problems"] == []
+
+
+def test_test_split_is_stratified_like_the_corpus(corpus, test_split):
+    shares = data.stratum(test_split).value_counts(normalize=True)
+    expected = data.stratum(corpus).value_counts(normalize=True)
+    assert (shares - expected).abs().max() < 0.01
+
+
+def test_test_split_holds_no_synthetic_examples(test_split):
+    assert not test_split["source"].str.startswith("synthetic").any()
+
+
+@pytest.mark.parametrize(
+    ("style", "minimum"), [("long_mail", 0.15), ("short_form", 0.25), ("casual", 0.10), ("mixed", 0.10)]
+)
+def test_style_shares(everything, style, minimum):
+    assert (everything["style"] == style).mean() >= minimum
+
+
+def test_every_style_is_present_in_both_splits(corpus, test_split):
+    styles = {"long_mail", "short_form", "casual", "keigo_business", "elderly", "mixed", "hard_case"}
+    assert set(corpus["style"]) == styles == set(test_split["style"])
+
+
+@pytest.mark.parametrize("topic", sorted(OBVIOUS_KEYWORDS))
+def test_most_texts_avoid_the_obvious_keyword(everything, topic):
+    texts = (everything["subject"] + everything["body"])[everything["topic"] == topic].map(normalize)
+    with_keyword = texts.map(lambda t: any(k in t for k in OBVIOUS_KEYWORDS[topic]))
+    assert with_keyword.mean() <= 0.5
+
+
+@pytest.mark.parametrize("subkind", sorted(OTHER_SUBKINDS))
+def test_other_covers_its_subkinds(everything, subkind):
+    texts = (everything["subject"] + everything["body"])[everything["topic"] == "other"]
+    assert texts.map(lambda t: any(k in t for k in OTHER_SUBKINDS[subkind])).sum() >= 10
+
+
+def test_masking_finds_every_planted_personal_datum(everything):
+    planted = [(row.id, item, row.subject + " " + row.body) for row in everything.itertuples() for item in row.pii.split("|") if item]
+    assert len(planted) >= 1000
+    leaked = [(rid, item) for rid, item, text in planted if normalize(item) in preprocess(text)]
+    assert leaked == []
+
+
+def test_long_mails_carry_greetings_and_length(everything):
+    long = everything[everything["style"] == "long_mail"]
+    assert long["body"].str.len().median() >= 400

@@ -1,0 +1,127 @@
+"""Model tests of tracked training: MLflow run and registry, pyfunc parity, the champion gate, routing."""
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from classifier import model, register, routing, tracking, train
+from classifier.score import Scorer
+
+
+def test_run_logs_params_metrics_and_artifacts(tracked_run):
+    run = MlflowClient().get_run(tracked_run["metadata"]["mlflow_run_id"])
+    metrics = run.data.metrics
+    for name in ("cv_topic_macro_f1", "cv_urgency_macro_f1", "cv_high_urgency_recall", "cv_topic_ece",
+                 "test_topic_macro_f1", "test_urgency_macro_f1", "test_high_urgency_recall",
+                 "test_topic_ece", "test_urgency_log_loss", "test_auto_coverage", "baseline_test_topic_macro_f1"):
+        assert name in metrics, name
+    assert run.data.params["selected.estimator"] == "logreg"
+    assert run.data.params["selection.folds"] == "3"
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "evaluation")}
+    assert {"evaluation/confusion_topic.png", "evaluation/evaluation.md", "evaluation/model_card.md"} <= artifacts
+    children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert len(children) == 1 and "metrics.cv_topic_macro_f1" in children
+
+
+def test_no_raw_inquiry_text_in_artifacts(tracked_run, small_data):
+    train_frame = pd.read_csv(small_data["train"], dtype=str, keep_default_na=False)
+    test_frame = pd.read_csv(small_data["test"], dtype=str, keep_default_na=False)
+    phones = [p for p in "|".join(test_frame["pii"]).split("|") if p]
+    artifacts = list((tracked_run["folder"] / "mlruns").rglob("*"))
+    texts = [a.read_text(errors="ignore") for a in artifacts if a.is_file() and a.suffix in (".md", ".json", ".csv", ".txt", ".yaml", "")]
+    assert texts
+    blob = "\n".join(texts)
+    assert phones and not any(p in blob for p in phones)
+    long_sentences = [b[:40] for b in pd.concat([train_frame["body"], test_frame["body"]]) if len(b) >= 40]
+    assert not any(s in blob for s in long_sentences)
+
+
+def test_registered_version_predicts_exactly_as_the_joblib_file(tracked_run, test_split):
+    name = tracked_run["registration"]["model_name"]
+    version = tracked_run["registration"]["version"]
+    pipeline, _ = model.load(tracked_run["model_dir"])
+    frame = test_split.head(60)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    assert (pyfunc.predict(frame[["subject", "body"]]) == pipeline.predict(frame)).all()
+    from_file = Scorer.load(tracked_run["model_dir"]).score(frame)
+    from_registry = Scorer.load(f"models:/{name}@champion").score(frame)
+    columns = ["id", "topic", "topic_confidence", "urgency", "urgency_confidence", "route", "explanation", "queue_position"]
+    pd.testing.assert_frame_equal(from_file[columns], from_registry[columns])
+
+
+def test_first_version_becomes_champion(tracked_run):
+    outcome = tracked_run["registration"]
+    assert outcome["promoted"] and outcome["reason"] == "no champion yet"
+    client = MlflowClient()
+    champion = client.get_model_version_by_alias(outcome["model_name"], "champion")
+    assert int(champion.version) == outcome["version"]
+
+
+def test_champion_gate_refuses_a_worse_model(tracked_run, small_params, small_data, tmp_path):
+    worse = json.loads(json.dumps(small_params))
+    worse["selection"]["grid"] = {"estimator": ["complement_nb"], "C": [0.01], "chain": [False]}
+    train.main(worse, small_data["train"], tmp_path / "models")
+    from classifier import evaluate
+
+    metrics = evaluate.main(tmp_path / "models", small_data["test"], tmp_path / "reports")
+    assert metrics["model"]["topic_macro_f1"] < tracked_run["metrics"]["model"]["topic_macro_f1"]
+    outcome = register.main(worse, tmp_path / "models", tmp_path / "registry.json")
+    assert not outcome["promoted"]
+    assert outcome["reason"].startswith("worse than the champion: topic_macro_f1")
+    client = MlflowClient()
+    assert int(client.get_model_version_by_alias(outcome["model_name"], "candidate").version) == outcome["version"]
+    assert int(client.get_model_version_by_alias(outcome["model_name"], "champion").version) == tracked_run["registration"]["version"]
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "promoted"),
+    [
+        ({"f1": 0.9, "recall": 0.95}, None, True),
+        ({"f1": 0.9, "recall": 0.95}, {"f1": 0.9, "recall": 0.95}, True),
+        ({"f1": 0.91, "recall": 0.94}, {"f1": 0.9, "recall": 0.95}, False),
+        ({"f1": 0.89, "recall": 0.99}, {"f1": 0.9, "recall": 0.95}, False),
+    ],
+)
+def test_gate_rule(candidate, champion, promoted):
+    assert tracking.gate(candidate, champion, ["f1", "recall"], tolerance=0.0)[0] is promoted
+
+
+def test_thresholds_are_stored_with_the_model(tracked_run):
+    routing_params = tracked_run["metadata"]["routing"]
+    assert 0 <= routing_params["auto_confidence"] <= 1.01
+    assert routing_params["validation_accuracy"] >= routing_params["target_accuracy"] or routing_params["validation_coverage"] == 0
+    _, registry_metadata = tracking.load(f"models:/{tracked_run['registration']['model_name']}@champion")
+    assert registry_metadata["routing"] == routing_params
+
+
+def test_routing_never_sends_a_possible_high_to_auto():
+    predicted = pd.DataFrame(
+        {"topic": ["usage", "usage", "wrong_item"], "topic_confidence": [0.99, 0.99, 0.99],
+         "urgency": ["low", "low", "high"], "urgency_confidence": [0.75, 0.99, 0.99], "p_high": [0.24, 0.01, 0.99]}
+    )
+    routed = routing.route(predicted, {"auto_confidence": 0.5, "high_guard": 0.2})
+    assert list(routed["route"]) == ["review", "auto", "auto"]
+    assert routed.loc[0, "route_reason"] == "possible high urgency: P(high)=0.24"
+
+
+def test_threshold_choice_reaches_the_target_on_validation():
+    truth = pd.DataFrame({"topic": ["a"] * 10, "urgency": ["low"] * 10})
+    predicted = pd.DataFrame(
+        {"topic": ["a"] * 8 + ["b"] * 2, "urgency": ["low"] * 10, "p_high": [0.0] * 10,
+         "topic_confidence": [0.9] * 8 + [0.5, 0.6], "urgency_confidence": [1.0] * 10}
+    )
+    chosen = routing.choose_thresholds(truth, predicted, target_accuracy=0.95, high_guard=0.2)
+    assert chosen["auto_confidence"] == 0.61
+    assert chosen["validation_coverage"] == 0.8 and chosen["validation_accuracy"] == 1.0
+
+
+def test_explanations_name_terms_from_the_text(model_dir):
+    scorer = Scorer.load(model_dir)
+    frame = pd.DataFrame({"id": ["x"], "received_at": ["2026-03-01T10:00:00+09:00"], "subject": [""],
+                          "body": ["クレジットカードで二重に請求されています。確認してください。"]})
+    explanation = scorer.score(frame).loc[0, "explanation"]
+    assert explanation.startswith("topic: ") and "| urgency: " in explanation
+    assert any(term in explanation for term in ("請求", "二重", "カード", "「二重」", "「請求」"))
