@@ -30,7 +30,7 @@ def test_train_then_score_from_the_command_line(tmp_path, small_params, small_da
     assert len(queue) == len(pd.read_csv(sample))
     assert set(queue["colour"]) == {"red", "orange", "green"}
     assert "Triage queue" in scored.stdout
-    assert f"{len(queue)} inquiries" in scored.stdout
+    assert f"{len(queue)} records → queue.csv" in scored.stdout
     assert set(queue["route"]) <= {"auto", "review"}
     shown = run("queue", "queue.csv", cwd=tmp_path)
     assert shown.returncode == 0 and queue.loc[0, "id"] in shown.stdout

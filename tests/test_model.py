@@ -32,7 +32,9 @@ def test_saved_model_loads_and_predicts_the_same(model_dir, corpus):
 
 def test_metadata_records_data_hash_params_and_versions(model_dir, small_params):
     _, metadata = model.load(model_dir)
-    assert metadata["params"] == {**small_params["model"], "estimator": "logreg", "C": 10.0, "chain": False}
+    chosen = {**small_params["model"], "estimator": "logreg", "C": 10.0, "chain": False}
+    assert {k: metadata["params"][k] for k in chosen} == chosen
+    assert "high_threshold" in metadata["params"]
     assert len(metadata["training_data_sha256"]) == 64
     assert set(metadata["library_versions"]) >= {"scikit-learn", "fugashi", "unidic-lite"}
 
@@ -53,14 +55,14 @@ def test_missing_model_is_a_clear_error(tmp_path):
         model.load(tmp_path)
 
 
-def test_scores_one_row_per_input_with_queue_order(model_dir):
+def test_scores_one_row_per_input_with_queue_order(model_dir, params):
     frame = inquiries(
         "いつも丁寧な対応ありがとうございます。",
         "注文した商品と違うものが届きました。黒のMサイズを注文したのに白のLサイズが入っていました。",
         "",
         "10日に注文しましたがまだ荷物が来ません。いつ頃になりますか。",
     )
-    scored = Scorer.load(model_dir).score(frame)
+    scored = Scorer.load(model_dir).score(frame, params["sla"])
     assert sorted(scored["id"]) == sorted(frame["id"])
     assert list(scored["queue_position"]) == [1, 2, 3, 4]
     by_id = scored.set_index("id")
@@ -71,9 +73,9 @@ def test_scores_one_row_per_input_with_queue_order(model_dir):
     assert scored["topic_confidence"].dropna().between(0, 1).all()
 
 
-def test_queue_is_urgency_tier_first_then_oldest_first(model_dir):
+def test_queue_is_urgency_tier_first_then_oldest_first(model_dir, params):
     wrong = "注文したシャツと別の商品が入っていました。すぐ交換してください。"
     frame = inquiries(wrong, "ポイント5倍キャンペーンの対象商品はどれですか。", wrong)
     frame.loc[0, "received_at"] = "2026-03-09T10:00:00+09:00"  # newer than the third
-    scored = Scorer.load(model_dir).score(frame)
+    scored = Scorer.load(model_dir).score(frame, params["sla"])
     assert list(scored["id"]) == ["n2", "n0", "n1"]

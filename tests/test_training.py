@@ -26,28 +26,28 @@ def test_run_logs_params_metrics_and_artifacts(tracked_run):
     assert len(children) == 1 and "metrics.cv_topic_macro_f1" in children
 
 
-def test_no_raw_inquiry_text_in_artifacts(tracked_run, small_data):
-    train_frame = pd.read_csv(small_data["train"], dtype=str, keep_default_na=False)
-    test_frame = pd.read_csv(small_data["test"], dtype=str, keep_default_na=False)
-    phones = [p for p in "|".join(test_frame["pii"]).split("|") if p]
-    artifacts = list((tracked_run["folder"] / "mlruns").rglob("*"))
-    texts = [a.read_text(errors="ignore") for a in artifacts if a.is_file() and a.suffix in (".md", ".json", ".csv", ".txt", ".yaml", "")]
-    assert texts
-    blob = "\n".join(texts)
-    assert phones and not any(p in blob for p in phones)
-    long_sentences = [b[:40] for b in pd.concat([train_frame["body"], test_frame["body"]]) if len(b) >= 40]
-    assert not any(s in blob for s in long_sentences)
+def test_no_personal_data_in_artifacts(tracked_run, small_data):
+    # Reports may quote inquiries only redacted (the evaluation lists its most confident errors that
+    # way); no planted phone, mail address, postal code or order number may reach an artifact.
+    frames = [pd.read_csv(small_data[s], dtype=str, keep_default_na=False) for s in ("train", "test")]
+    planted = {p for frame in frames for p in "|".join(frame["pii"]).split("|") if p}
+    artifacts = [a for a in (tracked_run["folder"] / "mlruns").rglob("*") if a.is_file() and a.suffix != ".png"]
+    blob = "\n".join(a.read_text(errors="ignore") for a in artifacts if a.stat().st_size < 5_000_000)
+    assert len(planted) > 50 and "evaluation" in blob
+    assert sorted(p for p in planted if p in blob) == []
+    example = next(a for a in artifacts if a.name == "input_example.json").read_text()
+    assert "<ORDER>" in example
 
 
-def test_registered_version_predicts_exactly_as_the_joblib_file(tracked_run, test_split):
+def test_registered_version_predicts_exactly_as_the_joblib_file(tracked_run, test_split, params):
     name = tracked_run["registration"]["model_name"]
     version = tracked_run["registration"]["version"]
     pipeline, _ = model.load(tracked_run["model_dir"])
     frame = test_split.head(60)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     assert (pyfunc.predict(frame[["subject", "body"]]) == pipeline.predict(frame)).all()
-    from_file = Scorer.load(tracked_run["model_dir"]).score(frame)
-    from_registry = Scorer.load(f"models:/{name}@champion").score(frame)
+    from_file = Scorer.load(tracked_run["model_dir"]).score(frame, params["sla"])
+    from_registry = Scorer.load(f"models:/{name}@champion").score(frame, params["sla"])
     columns = ["id", "topic", "topic_confidence", "urgency", "urgency_confidence", "route", "explanation", "queue_position"]
     pd.testing.assert_frame_equal(from_file[columns], from_registry[columns])
 
@@ -118,10 +118,10 @@ def test_threshold_choice_reaches_the_target_on_validation():
     assert chosen["validation_coverage"] == 0.8 and chosen["validation_accuracy"] == 1.0
 
 
-def test_explanations_name_terms_from_the_text(model_dir):
+def test_explanations_name_terms_from_the_text(model_dir, params):
     scorer = Scorer.load(model_dir)
     frame = pd.DataFrame({"id": ["x"], "received_at": ["2026-03-01T10:00:00+09:00"], "subject": [""],
                           "body": ["クレジットカードで二重に請求されています。確認してください。"]})
-    explanation = scorer.score(frame).loc[0, "explanation"]
+    explanation = scorer.score(frame, params["sla"]).loc[0, "explanation"]
     assert explanation.startswith("topic: ") and "| urgency: " in explanation
     assert any(term in explanation for term in ("請求", "二重", "カード", "「二重」", "「請求」"))

@@ -15,7 +15,8 @@ from rich.table import Table
 from classifier import data, train as train_stage
 from classifier.model import ModelFileError
 from classifier.params import DEFAULT_PARAMS, load_params
-from classifier.score import Scorer, write_table
+from classifier.inputs import FORMATS, InputError, read_chunks
+from classifier.score import Scorer, run_batch
 
 app = typer.Typer(help="Triage Japanese shop inquiries by topic and urgency.", no_args_is_help=True)
 # Piped output (CI logs, `make run | tee`) would otherwise be cut at 80 columns.
@@ -40,22 +41,31 @@ def train(
 
 @app.command()
 def score(
-    input_path: Path = typer.Argument(..., help="Inquiries to score (CSV, JSONL, Parquet)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored queue."),
+    input_path: Path = typer.Argument(..., help="New mail: a folder of .eml, an mbox, a Maildir, or CSV/JSONL/Parquet."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored queue (.csv, .jsonl, .parquet)."),
     model_source: str = typer.Option("models", "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion)."),
+    fmt: str = typer.Option(None, "--format", help="Input format, when the path does not tell: " + ", ".join(FORMATS)),
+    chunk_size: int = typer.Option(5000, help="Records per chunk (memory stays bounded by it)."),
+    params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (SLA hours)."),
     show: int = typer.Option(20, help="How many queue rows to print."),
 ) -> None:
-    """Score new inquiries and write the triage queue (urgency first, then oldest first)."""
-    started = time.perf_counter()
+    """Score new mail into the triage queue: one output record per input record, errors included."""
     try:
         scorer = Scorer.load(model_source)
-        scored = scorer.score(data.read_table(input_path))
-    except (ModelFileError, data.InquiryDataError, FileNotFoundError, ValueError) as error:
+        sla_params = load_params(params)["sla"]
+        chunks = read_chunks(input_path, fmt, chunk_size)
+        summary = run_batch(scorer, chunks, output, sla_params, top=show)
+    except (ModelFileError, InputError, data.InquiryDataError, FileNotFoundError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
-    write_table(scored, output)
-    print_queue(scored, show)
-    console.print(f"{len(scored)} inquiries → {output} in {time.perf_counter() - started:.1f}s")
+    if show:
+        print_queue(summary["top"], show)
+    colours = summary["colours"]
+    console.print(
+        f"{summary['records']} records → {output}: {colours['red']} red, {colours['orange']} orange, "
+        f"{colours['green']} green; {summary['review']} to review; {summary['follow_ups']} follow-ups; "
+        f"{summary['unscored']} not scored (see the error column); {summary['seconds']:.1f}s"
+    )
 
 
 @app.command()
@@ -63,14 +73,20 @@ def queue(
     scored_path: Path = typer.Argument(..., help="A scored queue written by `classifier score`."),
     show: int = typer.Option(20, help="How many queue rows to print."),
 ) -> None:
-    """Print a scored queue again."""
-    print_queue(data.read_table(scored_path), show)
+    """Print a scored queue again, with its counts."""
+    scored = data.read_table(scored_path)
+    print_queue(scored, show)
+    counts = scored["colour"].value_counts().to_dict()
+    console.print(
+        f"{len(scored)} records: " + ", ".join(f"{counts.get(c, 0)} {c}" for c in ("red", "orange", "green"))
+        + f"; {int(scored['route'].eq('review').sum())} to review; {int(scored['error'].ne('').sum())} with errors"
+    )
 
 
 def print_queue(scored: pd.DataFrame, show: int) -> None:
     scored = scored.sort_values("queue_position", key=lambda s: pd.to_numeric(s), kind="stable")
     table = Table(title="Triage queue")
-    for column in ("#", "id", "received_at", "urgency", "topic", "conf.", "route", "error"):
+    for column in ("#", "id", "received_at", "urgency", "topic", "conf.", "route", "due_by", "error"):
         table.add_column(column)
     for row in scored.head(show).itertuples():
         colour = row.colour if isinstance(row.colour, str) and row.colour else ""
@@ -80,16 +96,10 @@ def print_queue(scored: pd.DataFrame, show: int) -> None:
             str(row.topic) if colour else "-",
             f"{float(row.topic_confidence):.2f}/{float(row.urgency_confidence):.2f}" if colour else "-",
             str(row.route) if colour else "-",
+            str(row.due_by)[:16],
             str(row.error),
         )
     console.print(table)
-    counts = scored["colour"].value_counts().to_dict()
-    review = int(scored["route"].eq("review").sum())
-    errors = int(scored["error"].fillna("").astype(str).ne("").sum())
-    console.print(
-        ", ".join(f"{counts.get(c, 0)} {c}" for c in ("red", "orange", "green"))
-        + f"; {review} to review; {errors} with errors"
-    )
 
 
 def main() -> None:

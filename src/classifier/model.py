@@ -30,6 +30,7 @@ from sklearn.svm import LinearSVC
 
 from classifier.data import COLOURS, LABEL_COLUMNS
 from classifier.explain import explain
+from classifier.mail import strip_quoted
 from classifier.text import JapaneseTokenizer, preprocess
 
 MODEL_FILE = "model.joblib"
@@ -41,28 +42,40 @@ class ModelFileError(RuntimeError):
 
 
 class InquiryText(BaseEstimator, TransformerMixin):
-    """Subject and body of each inquiry → one normalized, masked string."""
+    """Subject and body of each inquiry → one normalized, masked string of what the customer wrote
+    now (quoted earlier messages and signatures removed, as for mail, so a CSV row and the same
+    inquiry as an .eml read the same)."""
 
     def fit(self, X: Any, y: Any = None) -> InquiryText:
         return self
 
     def transform(self, X: pd.DataFrame) -> list[str]:
         subjects = X["subject"] if "subject" in X else [""] * len(X)
-        return [preprocess(f"{s} {b}") for s, b in zip(subjects, X["body"])]
+        return [preprocess(f"{s} {strip_quoted(b)}") for s, b in zip(subjects, X["body"])]
 
 
 class TriageHeads(BaseEstimator, ClassifierMixin):
     """Two classifiers on one feature matrix: y[:, 0] is the topic, y[:, 1] the urgency.
 
     With `chain=True` the urgency head also reads the topic probabilities, out-of-fold while fitting
-    so that it learns how much to trust them.
+    so that it learns how much to trust them. With `high_threshold`, urgency is `high` whenever
+    P(high) reaches it, even if another class is more probable: missing a red mail costs more than
+    reading an orange one early.
     """
 
-    def __init__(self, estimator: Any = None, chain: bool = False, chain_folds: int = 5, random_state: int = 0):
+    def __init__(
+        self,
+        estimator: Any = None,
+        chain: bool = False,
+        chain_folds: int = 5,
+        random_state: int = 0,
+        high_threshold: float | None = None,
+    ):
         self.estimator = estimator
         self.chain = chain
         self.chain_folds = chain_folds
         self.random_state = random_state
+        self.high_threshold = high_threshold
 
     def fit(self, X: Any, y: np.ndarray) -> TriageHeads:
         y = np.asarray(y)
@@ -89,10 +102,8 @@ class TriageHeads(BaseEstimator, ClassifierMixin):
         return [topic, self.urgency_.predict_proba(self.urgency_input(X, topic))]
 
     def predict(self, X: Any) -> np.ndarray:
-        topic, urgency = self.predict_proba(X)
-        return np.column_stack(
-            [self.topic_.classes_[topic.argmax(axis=1)], self.urgency_.classes_[urgency.argmax(axis=1)]]
-        )
+        predicted = probabilities_frame(self, self.predict_proba(X), pd.RangeIndex(X.shape[0]))
+        return predicted[list(LABEL_COLUMNS)].to_numpy()
 
 
 def make_estimator(name: str, C: float, class_weight: str | None, max_iter: int) -> Any:
@@ -133,7 +144,7 @@ def build_features(params: Mapping[str, Any]) -> FeatureUnion:
 
 def build_heads(params: Mapping[str, Any], seed: int = 0) -> TriageHeads:
     estimator = make_estimator(params["estimator"], params["C"], params["class_weight"], params["max_iter"])
-    return TriageHeads(estimator, chain=params["chain"], random_state=seed)
+    return TriageHeads(estimator, chain=params["chain"], random_state=seed, high_threshold=params.get("high_threshold"))
 
 
 def build_pipeline(params: Mapping[str, Any], seed: int = 0) -> Pipeline:
@@ -159,8 +170,20 @@ def probabilities_frame(heads: TriageHeads, probabilities: list[np.ndarray], ind
         result[name] = classes[best]
         result[f"{name}_confidence"] = proba[np.arange(len(best)), best].round(4)
     result["p_high"] = probabilities[1][:, list(heads.classes_[1]).index("high")].round(4)
+    result = decide_high(result, heads.high_threshold)
     result["colour"] = result["urgency"].map(COLOURS)
     return result
+
+
+def decide_high(predicted: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
+    """Urgency `high` wherever P(high) reaches the threshold (None: the most probable class decides)."""
+    if threshold is None:
+        return predicted
+    raised = predicted["p_high"].ge(threshold) & predicted["urgency"].ne("high")
+    return predicted.assign(
+        urgency=predicted["urgency"].mask(raised, "high"),
+        urgency_confidence=predicted["urgency_confidence"].mask(raised, predicted["p_high"]),
+    )
 
 
 def predict(pipeline: Pipeline, frame: pd.DataFrame, feature_names: np.ndarray | None = None) -> pd.DataFrame:

@@ -61,6 +61,19 @@ def choose_thresholds(
     }
 
 
+def choose_high_threshold(truth: pd.DataFrame, predicted: pd.DataFrame, target_recall: float) -> float | None:
+    """The highest P(high) threshold whose recall of high urgency reaches the target on validation;
+    None when the most probable class already reaches it."""
+    is_high = truth["urgency"].eq("high")
+    if (predicted["urgency"].eq("high") & is_high).sum() >= target_recall * is_high.sum():
+        return None
+    for threshold in np.round(np.arange(0.5, 0.0, -0.01), 2):
+        caught = (predicted["urgency"].eq("high") | predicted["p_high"].ge(threshold)) & is_high
+        if caught.sum() >= target_recall * is_high.sum():
+            return float(threshold)
+    return 0.01
+
+
 def route(predicted: pd.DataFrame, thresholds: Mapping[str, Any]) -> pd.DataFrame:
     """`route` (auto/review) and `route_reason` for each prediction."""
     confidence = joint_confidence(predicted)

@@ -1,23 +1,34 @@
 """Scoring: a trained model applied to new inquiries, ordered into the triage queue.
 
-Every input record yields exactly one output record: scored, or carrying its `error`.
-The model (from `models/` or an MLflow `models:/` URI) and its feature names are loaded once.
+Every input record yields exactly one output record: scored, or carrying its `error`. Batches are
+streamed in chunks (constant memory in the number of records) in two passes: the first predicts and
+keeps only small keys per record, the second links follow-ups, numbers the queue, sets `due_by` and
+writes the output atomically. The model and its feature names are loaded once.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from tqdm import tqdm
 
-from classifier import data, model, routing
+from classifier import data, followups, model, routing, sla
+from classifier.data import COLOURS
+from classifier.text import order_numbers, redact
 
 URGENCY_ORDER = {"high": 0, "medium": 1, "low": 2}
 OUTPUT_COLUMNS = (
-    "id", "received_at", "topic", "topic_confidence", "urgency", "urgency_confidence", "p_high",
-    "colour", "route", "route_reason", "explanation", "queue_position", "model_version", "error",
+    "queue_position", "id", "received_at", "subject", "topic", "topic_confidence", "urgency",
+    "urgency_confidence", "p_high", "colour", "route", "route_reason", "explanation", "follow_up_of",
+    "contact_number", "due_by", "model_version", "error",
 )
+KEY_COLUMNS = ("id", "received_at", "topic", "urgency", "route", "route_reason", "in_reply_to", "references", "orders")
 
 
 def record_errors(frame: pd.DataFrame) -> pd.Series:
@@ -26,19 +37,41 @@ def record_errors(frame: pd.DataFrame) -> pd.Series:
     errors = []
     for row, record in enumerate(frame.to_dict("records"), start=1):
         record = {**{c: "" for c in data.TEXT_COLUMNS}, **record}
+        if record.get("input_error"):  # an unreadable record has no fields worth checking
+            errors.append(record["input_error"])
+            continue
         problems = data.record_problems(record, row, require_labels=False, allowed=allowed)
         errors.append("; ".join(f"{p.field}: {p.message}" for p in problems))
     return pd.Series(errors, index=frame.index, dtype=str)
 
 
-def queue_positions(scored: pd.DataFrame) -> pd.Series:
-    """1-based position: urgency tier first, then oldest first; failed records last."""
-    tier = scored["urgency"].map(URGENCY_ORDER).fillna(len(URGENCY_ORDER))
-    arrival = pd.to_datetime(scored["received_at"], utc=True, errors="coerce", format="ISO8601")
-    order = pd.DataFrame({"tier": tier, "arrival": arrival}).sort_values(
-        ["tier", "arrival"], kind="stable", na_position="last"
+def queue_positions(urgency: pd.Series, received_at: pd.Series) -> pd.Series:
+    """1-based position: urgency tier first, then oldest first; unscored records last."""
+    tier = urgency.map(URGENCY_ORDER).fillna(len(URGENCY_ORDER))
+    arrival = pd.to_datetime(received_at, utc=True, errors="coerce", format="ISO8601")
+    order = pd.DataFrame({"tier": tier, "arrival": arrival}).sort_values(["tier", "arrival"], kind="stable", na_position="last")
+    return pd.Series(range(1, len(order) + 1), index=order.index).reindex(urgency.index)
+
+
+def finalize(keys: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
+    """Batch-wide decisions: follow-ups raised to high, queue positions and due dates."""
+    keys = keys.reset_index(drop=True)
+    linked = followups.link(keys)
+    repeated = linked["follow_up_of"].ne("") & keys["urgency"].notna()
+    urgency = keys["urgency"].mask(repeated, "high")
+    reason = keys["route_reason"].mask(repeated, "repeated contact: follow-up of " + linked["follow_up_of"])
+    return pd.DataFrame(
+        {
+            "urgency": urgency,
+            "colour": urgency.map(COLOURS),
+            "route": keys["route"].mask(repeated, "review"),
+            "route_reason": reason,
+            "follow_up_of": linked["follow_up_of"],
+            "contact_number": linked["contact_number"],
+            "queue_position": queue_positions(urgency, keys["received_at"]),
+            "due_by": [sla.due_by(r, u, sla_params) if isinstance(u, str) else "" for r, u in zip(keys["received_at"], urgency)],
+        }
     )
-    return pd.Series(range(1, len(order) + 1), index=order.index).reindex(scored.index)
 
 
 class Scorer:
@@ -66,31 +99,136 @@ class Scorer:
         predicted = model.predict(self.pipeline, frame, self.feature_names)
         return predicted.join(routing.route(predicted, self.metadata["routing"]))
 
-    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in data.REQUIRED_FOR_SCORING if c not in frame.columns]
+    def score_chunk(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """Predictions, routes and errors of one chunk; batch-wide columns are filled by `finalize`."""
+        missing = [c for c in data.REQUIRED_FOR_SCORING if c not in chunk.columns]
         if missing:
             raise data.InquiryDataError("input", [data.Problem(None, c, "missing column") for c in missing])
-        frame = frame.reset_index(drop=True)
-        scorable = frame["body"].str.strip().ne("")
-        result = frame.reindex(columns=["id", "received_at"]).fillna("")
+        chunk = chunk.reset_index(drop=True)
+        for column in ("subject", "received_at", "in_reply_to", "references", "input_error"):
+            if column not in chunk:
+                chunk[column] = ""
+        result = chunk[["id", "received_at", "in_reply_to", "references"]].copy()
+        result["subject"] = chunk["subject"].map(redact)
+        scorable = chunk["body"].str.strip().ne("")  # flagged records (no Date, no Message-ID) are still scored
         if scorable.any():
-            result = result.join(self.predict(frame[scorable]))
-        result = result.reindex(columns=OUTPUT_COLUMNS)
+            result = result.join(self.predict(chunk[scorable]))
+        result = result.reindex(columns=[*OUTPUT_COLUMNS, "in_reply_to", "references"])
         result["model_version"] = self.version
-        result["error"] = record_errors(frame)
-        result["queue_position"] = queue_positions(result)
-        return result.sort_values("queue_position", kind="stable").reset_index(drop=True)
+        result["error"] = record_errors(chunk)
+        result["orders"] = [order_numbers(f"{s} {b}") for s, b in zip(chunk["subject"], chunk["body"])]
+        return result
+
+    def score(self, frame: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
+        """Score a whole frame in memory and return it in queue order."""
+        scored = self.score_chunk(frame)
+        final = finalize(scored[list(KEY_COLUMNS)], sla_params)
+        scored[final.columns] = final
+        return scored[list(OUTPUT_COLUMNS)].sort_values("queue_position", kind="stable").reset_index(drop=True)
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """CSV, JSONL or Parquet by extension."""
-    path = Path(path)
+OUTPUT_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
+
+
+def check_output(path: Path) -> str:
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame.to_csv(path, index=False, encoding="utf-8")
-    elif suffix in (".jsonl", ".ndjson"):
-        frame.to_json(path, orient="records", lines=True, force_ascii=False)
-    elif suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    else:
+    if suffix not in OUTPUT_SUFFIXES:
         raise ValueError(f"{path}: unknown output type '{suffix}' (use .csv, .jsonl or .parquet)")
+    if not path.parent.is_dir():
+        raise ValueError(f"{path}: the folder {path.parent} does not exist")
+    return suffix
+
+
+class _Writer:
+    """Appends chunks to CSV, JSONL or Parquet (by extension)."""
+
+    def __init__(self, path: Path, suffix: str):
+        self.path, self.suffix, self.parquet, self.first = path, suffix, None, True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.suffix == ".csv":
+            frame.to_csv(self.path, index=False, mode="w" if self.first else "a", header=self.first, encoding="utf-8")
+        elif self.suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self.parquet is None:
+                self.parquet = pq.ParquetWriter(self.path, table.schema)
+            self.parquet.write_table(table.cast(self.parquet.schema))
+        else:
+            with self.path.open("w" if self.first else "a", encoding="utf-8") as handle:
+                frame.to_json(handle, orient="records", lines=True, force_ascii=False)
+        self.first = False
+
+    def close(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """One schema for every chunk, so Parquet parts concatenate and CSV columns stay stable."""
+    frame = frame.copy()
+    for column in ("topic_confidence", "urgency_confidence", "p_high"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in ("queue_position", "contact_number"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
+    for column in set(OUTPUT_COLUMNS) - {"topic_confidence", "urgency_confidence", "p_high", "queue_position", "contact_number"}:
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
+    return frame
+
+
+def run_batch(
+    scorer: Scorer,
+    chunks: Iterable[pd.DataFrame],
+    output: str | Path,
+    sla_params: dict[str, Any],
+    progress: bool | None = None,
+    top: int = 0,
+) -> dict[str, Any]:
+    """Score a stream of chunks into `output` (written atomically); returns the run's summary, with
+    the first `top` records of the queue under "top". `progress=None` shows a bar only on a terminal.
+    """
+    output = Path(output)
+    suffix = check_output(output)  # fail on a bad output path before any work
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=".scoring-", dir=output.parent) as scratch:
+        parts, keys = [], []
+        with tqdm(unit="mail", desc="scoring", disable=None if progress is None else not progress) as bar:
+            for number, chunk in enumerate(chunks):
+                scored = scorer.score_chunk(chunk)
+                part = Path(scratch) / f"part-{number:06d}.pkl"
+                scored.to_pickle(part)
+                parts.append(part)
+                keys.append(scored[list(KEY_COLUMNS)])
+                bar.update(len(scored))
+        all_keys = pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=list(KEY_COLUMNS))
+        final = finalize(all_keys, sla_params)
+        temporary = Path(scratch) / f"output{suffix}"
+        writer = _Writer(temporary, suffix)
+        offset, heads = 0, []
+        for part in parts:
+            scored = pd.read_pickle(part)
+            scored[final.columns] = final.iloc[offset : offset + len(scored)].to_numpy()
+            scored = _typed(scored.reindex(columns=list(OUTPUT_COLUMNS)))
+            writer.write(scored)
+            heads.append(scored[scored["queue_position"] <= top])
+            offset += len(scored)
+        if not parts:
+            writer.write(_typed(pd.DataFrame(columns=list(OUTPUT_COLUMNS))))
+        writer.close()
+        os.replace(temporary, output)
+    summary = summarize(final, all_keys, time.perf_counter() - started)
+    summary["top"] = pd.concat(heads).sort_values("queue_position") if heads else pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+    return summary
+
+
+def summarize(final: pd.DataFrame, keys: pd.DataFrame, seconds: float) -> dict[str, Any]:
+    return {
+        "records": int(len(final)),
+        "colours": {c: int(final["colour"].eq(c).sum()) for c in ("red", "orange", "green")},
+        "review": int(final["route"].eq("review").sum()),
+        "follow_ups": int(final["follow_up_of"].ne("").sum()),
+        "unscored": int(keys["topic"].isna().sum()),
+        "seconds": round(seconds, 2),
+    }

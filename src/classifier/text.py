@@ -87,15 +87,25 @@ _MASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def mask(text: str) -> str:
+def mask(text: str, found: dict[str, list[str]] | None = None) -> str:
     """Replace personal and variable tokens with placeholders such as <PHONE> and <ORDER>.
 
     Expects normalized text (half-width digits, lower-case latin): placeholders are upper case,
-    so they cannot collide with anything the customer wrote.
+    so they cannot collide with anything the customer wrote. With `found`, the masked strings are
+    collected per placeholder name (the follow-up linking reads order numbers this way).
     """
     for name, pattern in _MASKS:
+        if found is not None:
+            found.setdefault(name, []).extend(m.group() for m in pattern.finditer(text))
         text = pattern.sub(f"<{name}>", text)
     return text
+
+
+def order_numbers(text: str) -> list[str]:
+    """The order numbers in a raw text, normalized, in order of appearance."""
+    found: dict[str, list[str]] = {}
+    mask(normalize(text), found)
+    return [re.sub(r"^#\s?", "", number) for number in found.get("ORDER", [])]
 
 
 def preprocess(text: str) -> str:

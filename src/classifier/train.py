@@ -17,7 +17,7 @@ import pandas as pd
 
 import classifier
 from classifier import data, model, routing, tracking
-from classifier.evaluate import calibration_metrics
+from classifier.evaluate import calibration_metrics, compute_metrics
 from classifier.params import DEFAULT_PARAMS, load_params
 from classifier.select import best, candidate_configs, cross_validate
 
@@ -37,13 +37,17 @@ def select_and_fit(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, di
             mlflow.log_metrics({f"cv_{k}": v for k, v in result.metrics.items()})
     winner = best(results)
     routing_params = params["routing"]
+    # Decision thresholds are chosen on the winner's out-of-fold predictions, never on test data.
+    high_threshold = routing.choose_high_threshold(frame, winner.out_of_fold, routing_params["high_recall_target"])
+    config = {**winner.config, "high_threshold": high_threshold}
+    out_of_fold = model.decide_high(winner.out_of_fold, high_threshold)
     thresholds = routing.choose_thresholds(
-        frame, winner.out_of_fold, routing_params["target_accuracy"], routing_params["high_guard"]
+        frame, out_of_fold, routing_params["target_accuracy"], routing_params["high_guard"]
     )
-    pipeline = model.fit(model.build_pipeline(winner.config, params["seed"]), frame)
+    pipeline = model.fit(model.build_pipeline(config, params["seed"]), frame)
     summary = {
-        "config": winner.config,
-        "cv_metrics": {**winner.metrics, **calibration_metrics(frame, winner.out_of_fold)},
+        "config": config,
+        "cv_metrics": {**compute_metrics(frame, out_of_fold), **calibration_metrics(frame, out_of_fold)},
         "thresholds": thresholds,
         "candidates": [{"config": describe(r.config), **r.metrics} for r in results],
     }

@@ -1,0 +1,119 @@
+"""Inputs for batch scoring, read as a stream of chunks: a directory of .eml files, an mbox, a
+Maildir, CSV, JSONL or Parquet (the columns of the labeling spec; labels optional).
+
+Every record becomes exactly one row, readable or not: a row that cannot be read carries the
+reason in `input_error` and is scored as an error, never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from itertools import islice
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from classifier.mail import MailRecord, iter_eml_dir, iter_maildir, iter_mbox, parse_message
+
+FORMATS = ("eml", "mbox", "maildir", "csv", "jsonl", "parquet")
+COLUMNS = ("id", "received_at", "channel", "subject", "body", "in_reply_to", "references", "input_error")
+
+
+class InputError(ValueError):
+    """The input path as a whole cannot be read (missing, unknown format, no header)."""
+
+
+def detect_format(path: Path) -> str:
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if path.is_dir():
+        if all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
+            return "maildir"
+        return "eml"
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".parquet", ".eml", ".mbox"):
+        return suffix[1:]
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    with path.open("rb") as handle:
+        if handle.read(5) == b"From ":
+            return "mbox"
+    raise InputError(f"{path}: cannot tell the format (use --format {'|'.join(FORMATS)})")
+
+
+def _mail_row(record: MailRecord) -> dict[str, str]:
+    row = {k: str(v) for k, v in asdict(record).items() if k in COLUMNS}
+    row["input_error"] = record.error
+    return row
+
+
+def _csv_rows(path: Path) -> Iterator[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header:
+            raise InputError(f"{path}: empty file, no header row")
+        for number, fields in enumerate(reader, start=1):
+            if len(fields) != len(header):
+                yield {"id": f"{path.name}:row{number}", "input_error": f"row {number}: {len(fields)} fields, header has {len(header)}"}
+            else:
+                yield dict(zip(header, fields))
+
+
+def _jsonl_rows(path: Path) -> Iterator[dict[str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError("not an object")
+                yield {k: "" if v is None else str(v) for k, v in record.items()}
+            except ValueError as error:
+                yield {"id": f"{path.name}:line{number}", "input_error": f"line {number}: unreadable JSON ({error})"}
+
+
+def _parquet_chunks(path: Path, size: int) -> Iterator[pd.DataFrame]:
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=size):
+        yield batch.to_pandas()
+
+
+def _chunked(rows: Iterable[dict[str, str]], size: int) -> Iterator[pd.DataFrame]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield pd.DataFrame(chunk)
+
+
+def _normalized(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.reindex(columns=list(COLUMNS))
+    return frame.astype(object).where(frame.notna(), "").astype(str)
+
+
+def read_chunks(path: str | Path, fmt: str | None = None, size: int = 5000) -> Iterator[pd.DataFrame]:
+    """Chunks of at most `size` rows with the COLUMNS above, in input order."""
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if fmt == "parquet":
+        chunks = _parquet_chunks(path, size)
+    elif fmt == "csv":
+        chunks = _chunked(_csv_rows(path), size)
+    elif fmt == "jsonl":
+        chunks = _chunked(_jsonl_rows(path), size)
+    else:
+        mails = {
+            "eml": lambda: iter_eml_dir(path) if path.is_dir() else iter([parse_message(path.read_bytes(), str(path))]),
+            "mbox": lambda: iter_mbox(path),
+            "maildir": lambda: iter_maildir(path),
+        }[fmt]()
+        chunks = _chunked(map(_mail_row, mails), size)
+    for chunk in chunks:
+        yield _normalized(chunk)

@@ -1,0 +1,290 @@
+"""Mail: from raw message bytes (a `.eml` file, an mbox, a Maildir) to the text of an inquiry.
+
+Owns charset decoding (ISO-2022-JP with the Windows extensions real Japanese mail uses, Shift_JIS as
+CP932, EUC-JP, UTF-8), MIME encoded-word subjects, HTML-only mail, attachments (skipped, counted),
+and the removal of quoted earlier messages and signatures, so the model reads what the customer
+wrote now. Standard library `email` does the MIME work.
+"""
+
+from __future__ import annotations
+
+import email
+import email.header
+import email.policy
+import email.utils
+import html
+import mailbox
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+# --- charsets --------------------------------------------------------------------------------
+
+_ESCAPE = re.compile(rb"\x1b(\$@|\$B|\$\(D|\(B|\(J|\(I)")
+
+
+def _jis_pair_to_sjis(j1: int, j2: int) -> bytes:
+    s1 = ((j1 - 0x21) >> 1) + 0x81
+    if s1 > 0x9F:
+        s1 += 0x40
+    if j1 & 1:
+        s2 = j2 + 0x1F + (1 if j2 >= 0x60 else 0)
+    else:
+        s2 = j2 + 0x7E
+    return bytes((s1, s2))
+
+
+def decode_iso2022jp(data: bytes) -> str:
+    """ISO-2022-JP as Windows mailers write it (CP50221): NEC special characters (①, ㈱) and IBM
+    extensions in the JIS X 0208 plane, half-width katakana by ESC ( I or SO/SI. No Python codec
+    decodes these, so the bytes are transcoded to CP932 (the same character table) and decoded."""
+    out = bytearray()
+    mode = b"(B"
+    shifted = False
+    position = 0
+    for match in [*_ESCAPE.finditer(data), None]:
+        end = match.start() if match else len(data)
+        chunk = data[position:end]
+        if mode in (b"$@", b"$B"):
+            pairs = chunk.replace(b"\n", b"").replace(b"\r", b"")
+            if len(pairs) % 2:
+                raise UnicodeDecodeError("iso-2022-jp", data, position, end, "odd byte count in a JIS run")
+            for i in range(0, len(pairs), 2):
+                out += _jis_pair_to_sjis(pairs[i], pairs[i + 1])
+        elif mode == b"(I":
+            out += bytes(b + 0x80 for b in chunk)
+        elif mode == b"$(D":
+            raise UnicodeDecodeError("iso-2022-jp", data, position, end, "JIS X 0212 is not supported")
+        else:
+            for b in chunk:
+                if b == 0x0E:
+                    shifted = True
+                elif b == 0x0F:
+                    shifted = False
+                else:
+                    out.append(b + 0x80 if shifted and 0x21 <= b <= 0x5F else b)
+        if match:
+            mode, position = match.group(1), match.end()
+    return out.decode("cp932")
+
+
+# A declared charset and the codecs that decode what senders actually mean by it, best first.
+_CHARSET_CHAIN = {
+    "iso-2022-jp": (decode_iso2022jp,),
+    "shift_jis": ("cp932",),
+    "sjis": ("cp932",),
+    "x-sjis": ("cp932",),
+    "cp932": ("cp932",),
+    "windows-31j": ("cp932",),
+    "euc-jp": ("euc_jp", "euc_jis_2004"),
+    "utf-8": ("utf-8",),
+    "us-ascii": ("utf-8",),
+}
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode with the declared charset's chain; raise UnicodeDecodeError if nothing fits."""
+    name = (charset or "us-ascii").lower().strip('"')
+    for codec in _CHARSET_CHAIN.get(name, (name,)):
+        try:
+            return codec(data) if callable(codec) else data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise UnicodeDecodeError(name, data, 0, len(data), f"cannot decode as {name}")
+
+
+def decode_header_value(raw: str | None) -> str:
+    """A header with MIME encoded-words (=?ISO-2022-JP?B?…?=) as text."""
+    if not raw:
+        return ""
+    parts = []
+    for value, charset in email.header.decode_header(raw):
+        parts.append(decode_bytes(value, charset) if isinstance(value, bytes) else value)
+    return re.sub(r"\s*\n\s*", " ", "".join(parts)).strip()
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+_BLOCK_TAGS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table", "hr"}
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip += 1
+        elif tag in ("br", "hr"):
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    parser = _TextExtractor()
+    parser.feed(markup)
+    parser.close()
+    text = html.unescape("".join(parser.parts))
+    lines = [re.sub(r"[ \t\u3000]+", " ", line).strip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# --- quoted text and signatures --------------------------------------------------------------
+
+_QUOTE_HEADERS = re.compile(
+    r"^\s*(?:-{2,}\s*(?:Original Message|元のメッセージ|Forwarded message|転送メッセージ)\s*-{2,}"
+    r"|_{5,}\s*$"
+    r"|On .+wrote:\s*$"
+    r"|.+(?:wrote|書きました|のメッセージ)\s*[:：]\s*$"
+    r"|\d{4}[/年\-]\d{1,2}[/月\-]\d{1,2}.*<[^>]+@[^>]+>.*[:：]?\s*$"
+    r"|【お問い合わせ内容】|【お問合せ内容】|【前回のお問い合わせ】"
+    r"|From:\s.+|差出人\s*[:：].+)",
+    re.IGNORECASE,
+)
+_QUOTED_LINE = re.compile(r"^\s*(?:>|＞|&gt;)")
+_SIGNATURE_RULE = re.compile(r"^\s*(?:--\s*|[-=＝━─_*~〜+]{4,}|[-=＝━─]{2,}.{0,30}[-=＝━─]{2,})\s*$")
+_CONTACT = re.compile(r"(?:TEL|Tel|tel|電話|FAX|Fax|〒|@|https?://|携帯|住所)")
+
+
+def strip_quoted(body: str) -> str:
+    """What the customer wrote now: no quoted earlier message, no signature block."""
+    lines = body.replace("\r\n", "\n").split("\n")
+    for i, line in enumerate(lines):
+        if _QUOTE_HEADERS.match(line) and i > 0:
+            lines = lines[:i]
+            break
+    lines = [line for line in lines if not _QUOTED_LINE.match(line)]
+    lines = _strip_signature(lines)
+    return "\n".join(lines).strip()
+
+
+def _strip_signature(lines: list[str]) -> list[str]:
+    """Cut at the separator that opens a short closing block with contact details.
+
+    The block may be closed by a second rule (＝＝＝ … ＝＝＝), which is then part of it.
+    """
+    rules = [i for i, line in enumerate(lines) if _SIGNATURE_RULE.match(line)]
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    if not rules or not content:
+        return lines
+    start = rules[-1]
+    if start == content[-1] and len(rules) > 1:  # a closing rule: the block opens at the rule before
+        start = rules[-2]
+    block = [line for line in lines[start + 1 :] if line.strip() and not _SIGNATURE_RULE.match(line)]
+    if start > 0 and len(block) <= 10 and (not block or any(_CONTACT.search(line) for line in block)):
+        return lines[:start]
+    return lines
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+@dataclass
+class MailRecord:
+    """One mail as an inquiry row, plus what the thread linking and the error column need."""
+
+    id: str
+    received_at: str = ""
+    subject: str = ""
+    body: str = ""
+    channel: str = "email"
+    in_reply_to: str = ""
+    references: str = ""
+    attachments: int = 0
+    source: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str:
+        return "; ".join(self.problems)
+
+
+def _text_parts(message: email.message.Message) -> tuple[list[email.message.Message], int]:
+    texts, attachments = [], 0
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        disposition = str(part.get("Content-Disposition") or "").lower()
+        if disposition.startswith("attachment") or part.get_filename():
+            attachments += 1
+        elif part.get_content_type() in ("text/plain", "text/html"):
+            texts.append(part)
+        else:
+            attachments += 1
+    return texts, attachments
+
+
+def _part_text(part: email.message.Message) -> str:
+    payload = part.get_payload(decode=True) or b""
+    text = decode_bytes(payload, part.get_content_charset())
+    return html_to_text(text) if part.get_content_type() == "text/html" else text
+
+
+def parse_message(data: bytes, source: str) -> MailRecord:
+    """Parse one message; problems are recorded on the record, never raised."""
+    message = email.message_from_bytes(data, policy=email.policy.compat32)
+    raw_id = (message.get("Message-ID") or "").strip()
+    record = MailRecord(id=raw_id.strip("<>") or f"{source}", source=source)
+    if not raw_id:
+        record.problems.append("no Message-ID (id taken from the file)")
+    try:
+        record.subject = decode_header_value(message.get("Subject"))
+    except UnicodeDecodeError as error:
+        record.problems.append(f"subject: undecodable ({error.reason})")
+    date = message.get("Date")
+    try:
+        record.received_at = email.utils.parsedate_to_datetime(date).isoformat() if date else ""
+    except (TypeError, ValueError):
+        record.problems.append(f"Date: unreadable {date!r}")
+    if not date:
+        record.problems.append("no Date header")
+    record.in_reply_to = (message.get("In-Reply-To") or "").strip().strip("<>")
+    record.references = " ".join(r.strip("<>") for r in (message.get("References") or "").split())
+    texts, record.attachments = _text_parts(message)
+    plain = [p for p in texts if p.get_content_type() == "text/plain"]
+    chosen = plain[0] if plain else (texts[0] if texts else None)
+    if chosen is None:
+        record.problems.append("no text part")
+        return record
+    try:
+        record.body = strip_quoted(_part_text(chosen))
+    except UnicodeDecodeError as error:
+        record.problems.append(f"body: undecodable as {chosen.get_content_charset()} ({error.reason})")
+        return record
+    if not record.body.strip():
+        record.problems.append("empty body")
+    return record
+
+
+def iter_eml_dir(directory: Path) -> Iterator[MailRecord]:
+    for path in sorted(directory.glob("*.eml")):
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            yield MailRecord(id=str(path), source=str(path), problems=[f"unreadable file ({error.strerror})"])
+            continue
+        yield parse_message(data, str(path))
+
+
+def iter_mbox(path: Path) -> Iterator[MailRecord]:
+    for index, message in enumerate(mailbox.mbox(path, create=False)):
+        yield parse_message(message.as_bytes(), f"{path}#{index + 1}")
+
+
+def iter_maildir(path: Path) -> Iterator[MailRecord]:
+    box = mailbox.Maildir(path, create=False)
+    for key in sorted(box.iterkeys()):
+        yield parse_message(box.get_bytes(key), f"{path}/{key}")

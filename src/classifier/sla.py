@@ -1,0 +1,55 @@
+"""Service-level deadlines: `due_by` counted in business hours that skip weekends and Japanese
+public holidays (the `holidays` package keeps the calendar, substitute holidays included)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+@lru_cache(maxsize=64)
+def _japan(year: int) -> holidays.HolidayBase:
+    return holidays.Japan(years=year)
+
+
+def is_business_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _japan(day.year)
+
+
+def add_business_hours(start: datetime, hours: float, opens: time, closes: time) -> datetime:
+    """The moment `hours` of business time after `start`, in Japan time."""
+    current = start.astimezone(JST)
+    remaining = timedelta(hours=hours)
+    while True:
+        day = current.date()
+        day_open = datetime.combine(day, opens, JST)
+        day_close = datetime.combine(day, closes, JST)
+        if not is_business_day(day) or current >= day_close:
+            current = datetime.combine(day + timedelta(days=1), opens, JST)
+            continue
+        current = max(current, day_open)
+        available = day_close - current
+        if remaining <= available:
+            return current + remaining
+        remaining -= available
+        current = datetime.combine(day + timedelta(days=1), opens, JST)
+
+
+def due_by(received_at: str, urgency: str, sla: dict[str, Any]) -> str:
+    """ISO timestamp by which a mail of this urgency must be answered; '' without a usable time."""
+    if not received_at or urgency not in sla["hours"]:
+        return ""
+    try:
+        start = datetime.fromisoformat(received_at)
+    except ValueError:
+        return ""
+    if start.tzinfo is None:
+        return ""
+    opens, closes = time.fromisoformat(sla["opens"]), time.fromisoformat(sla["closes"])
+    return add_business_hours(start, sla["hours"][urgency], opens, closes).isoformat()

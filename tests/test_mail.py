@@ -1,0 +1,121 @@
+"""Code tests of mail parsing on real mail bytes: every charset and layout Japanese shops receive."""
+
+import mailbox
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from classifier.mail import decode_header_value, decode_iso2022jp, html_to_text, iter_mbox, iter_maildir, parse_message, strip_quoted
+from mailfactory import CHARSETS, build_mail, encode_iso2022jp
+
+JST = timezone(timedelta(hours=9))
+WHEN = datetime(2026, 11, 20, 9, 30, tzinfo=JST)
+SUBJECT = "【至急】注文番号KM-2026-004512の商品違い"
+BODY = "お世話になります。\n黒のMサイズを注文したのに、白のLサイズが届きました。\n交換をお願いします。"
+
+
+def test_windows_iso2022jp_extensions_decode():
+    # The literal bytes Windows mailers send: NEC row 13 in the JIS X 0208 plane, kana by ESC ( I.
+    assert decode_iso2022jp(b"\x1b$B-!-\"\x1b(B") == "①②"
+    assert decode_iso2022jp(b"\x1b$B-j\x1b(B") == "㈱"
+    assert decode_iso2022jp(b"\x1b(I6E\x1b(B") == "ｶﾅ"
+    assert decode_iso2022jp(b"\x1b$B|b\x1b(B") == "髙"
+    assert decode_iso2022jp(b"abc\x0e6E\x0fdef") == "abcｶﾅdef"  # SO/SI kana
+
+
+def test_the_factory_writes_what_windows_mailers_write():
+    assert encode_iso2022jp("①㈱ｶﾅ") == b"\x1b$B-!-j\x1b(I6E\x1b(B"
+
+
+@pytest.mark.parametrize("charset", sorted(CHARSETS))
+def test_subject_body_and_date_decode_exactly_in_every_charset(charset):
+    raw = build_mail(subject=SUBJECT, body=BODY, charset=charset, date=WHEN)
+    record = parse_message(raw, "mail.eml")
+    assert record.subject == SUBJECT
+    assert record.body == BODY
+    assert record.received_at == "2026-11-20T09:30:00+09:00"
+    assert record.id == "m1@example.jp"
+    assert record.error == ""
+
+
+@pytest.mark.parametrize("charset", ["iso-2022-jp", "shift_jis", "utf-8-base64"])
+def test_extension_characters_survive_in_subject_and_body(charset):
+    subject = "①の件 ㈱マルシェ 髙橋様 ｻｲｽﾞ"
+    body = "②番の部品が不足しています。～よろしくお願いします～ ﾃﾞｽ"
+    record = parse_message(build_mail(subject=subject, body=body, charset=charset, date=WHEN), "m.eml")
+    assert (record.subject, record.body) == (subject, body)
+
+
+def test_html_only_mail_becomes_text():
+    record = parse_message(build_mail(subject=SUBJECT, body=BODY, charset="utf-8-qp", html=True, date=WHEN), "m.eml")
+    assert record.body == BODY
+
+
+def test_html_to_text_drops_scripts_and_keeps_line_breaks():
+    markup = "<html><head><title>t</title></head><body><div>一行目<br>二行目</div><script>x()</script><p>&lt;注意&gt;</p></body></html>"
+    assert html_to_text(markup) == "一行目\n二行目\n<注意>"
+
+
+def test_attachments_are_skipped_and_counted():
+    raw = build_mail(subject=SUBJECT, body=BODY, charset="iso-2022-jp", date=WHEN, attachment=("写真.jpg", b"\xff\xd8\xff\xe0" * 10))
+    record = parse_message(raw, "m.eml")
+    assert record.body == BODY and record.attachments == 1
+
+
+def test_mail_without_date_or_message_id_is_flagged_not_dropped():
+    record = parse_message(build_mail(subject=SUBJECT, body=BODY, message_id=None, date=None), "inbox/a.eml")
+    assert record.body == BODY
+    assert record.id == "inbox/a.eml"
+    assert record.received_at == ""
+    assert "no Date header" in record.error and "no Message-ID" in record.error
+
+
+def test_undecodable_body_is_an_error_on_the_record():
+    raw = build_mail(subject="件名", body="本文", charset="utf-8-base64", date=WHEN).replace(b"charset=UTF-8", b"charset=x-unknown-zz")
+    record = parse_message(raw, "m.eml")
+    assert record.body == "" and "body: undecodable as x-unknown-zz" in record.error
+
+
+def test_encoded_word_subject_in_two_charsets():
+    raw = "=?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?= and =?UTF-8?B?44OG44K544OI?="
+    assert decode_header_value(raw) == "日本語 and テスト"
+
+
+def test_thread_headers_are_kept():
+    record = parse_message(build_mail(subject="Re: 件名", body=BODY, date=WHEN, in_reply_to="first@example.jp"), "m.eml")
+    assert record.in_reply_to == "first@example.jp" and record.references == "first@example.jp"
+
+
+QUOTED_LAYOUTS = [
+    (BODY + "\n\n> 先日はお問い合わせありがとうございます。\n> 確認いたします。"),
+    (BODY + "\n\n-----Original Message-----\nFrom: shop@example.jp\nSubject: お問い合わせ\n\n確認いたします。"),
+    (BODY + "\n\n2026/11/15 10:03 くらしのマルシェ <support@example.jp>:\n> 確認いたします。"),
+    (BODY + "\n\nOn Sat, Nov 15, 2026 at 10:03 AM Shop <support@example.jp> wrote:\n> ok"),
+    (BODY + "\n\n--- 元のメッセージ ---\n差出人: くらしのマルシェ\n\n確認いたします。"),
+    (BODY + "\n\n【お問い合わせ内容】\n商品が届きません。"),
+    (BODY + "\n\n-- \n山田 花子\n〒123-4567 東京都港区1-2-3\nTEL 090-1234-5678"),
+    (BODY + "\n\n＝＝＝＝＝＝＝＝＝＝\n株式会社テスト 購買部\n山田 太郎\nyamada@example.co.jp\n＝＝＝＝＝＝＝＝＝＝"),
+]
+
+
+@pytest.mark.parametrize("body", QUOTED_LAYOUTS)
+def test_quoted_messages_and_signatures_are_removed(body):
+    assert strip_quoted(body) == BODY
+
+
+def test_a_rule_inside_the_message_is_not_a_signature():
+    body = "注文内容\n----------\n・マグカップ 2個\n・ティーポット 1個\n----------\nこのうちマグカップが1個足りませんでした。\n確認をお願いします。"
+    assert strip_quoted(body) == body
+
+
+def test_mbox_and_maildir_are_read(tmp_path):
+    raws = [build_mail(subject=f"件名{i}", body=f"本文{i}", message_id=f"m{i}@x", date=WHEN, charset="iso-2022-jp") for i in range(3)]
+    box = mailbox.mbox(tmp_path / "inbox.mbox")
+    for raw in raws:
+        box.add(raw)
+    box.flush()
+    assert [r.body for r in iter_mbox(tmp_path / "inbox.mbox")] == ["本文0", "本文1", "本文2"]
+    maildir = mailbox.Maildir(tmp_path / "Maildir")
+    for raw in raws:
+        maildir.add(raw)
+    assert sorted(r.subject for r in iter_maildir(tmp_path / "Maildir")) == ["件名0", "件名1", "件名2"]
