@@ -22,10 +22,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Validate the data, train with model selection (tracked in MLflow), evaluate on the frozen test split,
-# register and gate the model, score the sample inbox; then show the queue.
+# register and gate the model, score the sample inbox (data/new/*.eml); then show the queue.
 run: $(STAMP)
 	dvc repro
-	classifier queue reports/sample_queue.csv --show 30
+	classifier queue reports/sample_queue.csv --show 60
 
 test: $(STAMP)
 	python -m pytest

@@ -106,14 +106,14 @@ class TriageHeads(BaseEstimator, ClassifierMixin):
         return predicted[list(LABEL_COLUMNS)].to_numpy()
 
 
-def make_estimator(name: str, C: float, class_weight: str | None, max_iter: int) -> Any:
+def make_estimator(name: str, C: float, class_weight: str | None, max_iter: int, seed: int = 0) -> Any:
     """The linear model families of the selection grid, each with probabilities."""
     if name == "logreg":
         # newton-cg converges in a handful of steps here; lbfgs spends 5x longer inside L-BFGS-B on
         # 6 classes x ~150k features.
         return LogisticRegression(C=C, class_weight=class_weight, max_iter=max_iter, solver="newton-cg")
     if name == "linear_svc":
-        return CalibratedClassifierCV(LinearSVC(C=C, class_weight=class_weight), method="sigmoid", cv=3)
+        return CalibratedClassifierCV(LinearSVC(C=C, class_weight=class_weight, random_state=seed), method="sigmoid", cv=3)
     if name == "complement_nb":
         # C plays the role of the smoothing strength's inverse, so one grid axis serves all families.
         return ComplementNB(alpha=1.0 / C)
@@ -143,7 +143,7 @@ def build_features(params: Mapping[str, Any]) -> FeatureUnion:
 
 
 def build_heads(params: Mapping[str, Any], seed: int = 0) -> TriageHeads:
-    estimator = make_estimator(params["estimator"], params["C"], params["class_weight"], params["max_iter"])
+    estimator = make_estimator(params["estimator"], params["C"], params["class_weight"], params["max_iter"], seed)
     return TriageHeads(estimator, chain=params["chain"], random_state=seed, high_threshold=params.get("high_threshold"))
 
 

@@ -30,8 +30,9 @@ def confusion_figure(matrix: pd.DataFrame, title: str, path: Path) -> Path:
     ax.imshow(matrix.to_numpy(), cmap="Blues")
     ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=45, ha="right")
     ax.set_yticks(range(len(matrix.index)), matrix.index)
+    dark = matrix.to_numpy().max() / 2
     for (i, j), value in pd.DataFrame(matrix.to_numpy()).stack().items():
-        ax.text(j, i, str(value), ha="center", va="center", fontsize=9)
+        ax.text(j, i, str(value), ha="center", va="center", fontsize=9, color="white" if value > dark else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     ax.set_title(title)

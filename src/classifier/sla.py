@@ -51,5 +51,5 @@ def due_by(received_at: str, urgency: str, sla: dict[str, Any]) -> str:
         return ""
     if start.tzinfo is None:
         return ""
-    opens, closes = time.fromisoformat(sla["opens"]), time.fromisoformat(sla["closes"])
+    opens, closes = time(int(sla["open_hour"])), time(int(sla["close_hour"]))
     return add_business_hours(start, sla["hours"][urgency], opens, closes).isoformat()

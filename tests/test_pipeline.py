@@ -1,0 +1,84 @@
+"""The DVC pipeline, run as a user runs it: `dvc repro` in a fresh git repository with no DVC remote,
+on a small copy of the data, then again (nothing to do), `dvc metrics show` and `dvc exp run -S`."""
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, sample
+
+BIN = Path(sys.executable).parent
+
+
+def sh(*args, cwd, env):
+    return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, small_params, corpus, test_split):
+    folder = tmp_path_factory.mktemp("dvc_repo")
+    shutil.copy(ROOT / "dvc.yaml", folder)
+    shutil.copytree(ROOT / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (folder / "data").mkdir()
+    shutil.copytree(ROOT / "data" / "new", folder / "data" / "new")
+    sample(corpus, 300).to_csv(folder / "data" / "inquiries.csv", index=False)
+    sample(test_split, 120).to_csv(folder / "data" / "test.csv", index=False)
+    params = {**small_params, "data": {**small_params["data"], "train": "data/inquiries.csv", "test": "data/test.csv"}}
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True))
+    (folder / ".gitignore").write_text("mlflow.db\nmlruns/\n/models\n")
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
+        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.jp", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.jp",
+    }
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "fixture"]):
+        done = sh(*command, cwd=folder, env=env)
+        assert done.returncode == 0, done.stderr
+    first = sh("dvc", "repro", cwd=folder, env=env)
+    return folder, env, first
+
+
+def test_repro_runs_every_stage_in_a_fresh_repository(repo):
+    folder, _, first = repo
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    for stage in ("validate", "train", "evaluate", "register", "score_sample"):
+        assert f"Running stage '{stage}'" in first.stdout
+    for output in ("models/model.joblib", "reports/metrics.json", "reports/evaluation.md", "reports/registry.json", "reports/sample_queue.csv"):
+        assert (folder / output).is_file(), output
+
+
+def test_second_repro_does_nothing(repo):
+    folder, env, _ = repo
+    again = sh("dvc", "repro", cwd=folder, env=env)
+    assert again.returncode == 0
+    assert "Running stage" not in again.stdout
+    assert "Data and pipelines are up to date." in again.stdout
+
+
+def test_metrics_and_plots_show(repo):
+    folder, env, _ = repo
+    metrics = sh("dvc", "metrics", "show", cwd=folder, env=env)
+    assert metrics.returncode == 0 and "model.topic_macro_f1" in metrics.stdout
+    plots = sh("dvc", "plots", "show", "--out", str(folder / "plots"), cwd=folder, env=env)
+    assert plots.returncode == 0 and (folder / "plots" / "index.html").is_file()
+
+
+def test_experiment_with_a_changed_parameter(repo):
+    folder, env, _ = repo
+    sh("git", "add", "-A", cwd=folder, env=env)
+    sh("git", "commit", "-qm", "first run", cwd=folder, env=env)
+    run = sh("dvc", "exp", "run", "-S", "routing.target_accuracy=0.9", cwd=folder, env=env)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "Running stage 'train'" in run.stdout
+    shown = sh("dvc", "exp", "show", "--csv", cwd=folder, env=env)
+    rows = list(csv.DictReader(io.StringIO(shown.stdout)))
+    assert {"0.9", "0.95"} <= {row["routing.target_accuracy"] for row in rows}
