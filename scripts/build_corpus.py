@@ -31,16 +31,16 @@ def record_id(subject: str, body: str) -> str:
     return "inq-" + hashlib.sha256(f"{subject}\x1f{body}".encode()).hexdigest()[:12]
 
 
-def received_at(rid: str) -> str:
-    """A deterministic arrival between January and October 2026, 07:00-23:59 JST."""
+def received_at(rid: str, start: datetime = START, days: int = 300) -> str:
+    """A deterministic arrival in `days` days from `start` (January to October 2026), 07:00-23:59 JST."""
     h = int(hashlib.sha256(rid.encode()).hexdigest(), 16)
-    day, minute = h % 300, (h // 300) % (17 * 60)
-    return (START + timedelta(days=day, minutes=minute)).isoformat()
+    day, minute = h % days, (h // days) % (17 * 60)
+    return (start + timedelta(days=day, minutes=minute)).isoformat()
 
 
-def read_parts(raw_dir: Path) -> pd.DataFrame:
+def read_parts(raw_dir: Path, pattern: str = "*.jsonl", start: datetime = START, days: int = 300) -> pd.DataFrame:
     rows = []
-    for path in sorted(raw_dir.glob("*.jsonl")):
+    for path in sorted(raw_dir.glob(pattern)):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 record = json.loads(line)
@@ -48,7 +48,7 @@ def read_parts(raw_dir: Path) -> pd.DataFrame:
                 rows.append(record)
     frame = pd.DataFrame(rows)
     frame["id"] = [record_id(s, b) for s, b in zip(frame["subject"], frame["body"])]
-    frame["received_at"] = frame["id"].map(received_at)
+    frame["received_at"] = [received_at(rid, start, days) for rid in frame["id"]]
     frame["source"] = "hand:" + frame["writer"]
     frame["pii"] = frame["pii"].map(lambda items: "|".join(items))
     return frame

@@ -48,7 +48,7 @@ def small_params(params, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def small_data(small_params, corpus, test_split):
-    sample(corpus, 400).to_csv(small_params["data"]["train"], index=False)
+    sample(corpus, 1200).to_csv(small_params["data"]["train"], index=False)
     sample(test_split, 150).to_csv(small_params["data"]["test"], index=False)
     return small_params["data"]
 

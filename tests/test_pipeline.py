@@ -30,6 +30,9 @@ def repo(tmp_path_factory, small_params, corpus, test_split):
     shutil.copytree(ROOT / "data" / "new", folder / "data" / "new")
     sample(corpus, 300).to_csv(folder / "data" / "inquiries.csv", index=False)
     sample(test_split, 120).to_csv(folder / "data" / "test.csv", index=False)
+    (folder / "data" / "drift").mkdir()
+    for batch in ("yearend.csv", "spring_new_writers.csv"):
+        shutil.copy(ROOT / "data" / "drift" / batch, folder / "data" / "drift" / batch)
     params = {**small_params, "data": {**small_params["data"], "train": "data/inquiries.csv", "test": "data/test.csv"}}
     (folder / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True))
     (folder / ".gitignore").write_text("mlflow.db\nmlruns/\n/models\n")
@@ -50,9 +53,10 @@ def repo(tmp_path_factory, small_params, corpus, test_split):
 def test_repro_runs_every_stage_in_a_fresh_repository(repo):
     folder, _, first = repo
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    for stage in ("validate", "train", "evaluate", "register", "score_sample"):
+    for stage in ("validate", "train", "evaluate", "register", "score_sample", "drift"):
         assert f"Running stage '{stage}'" in first.stdout
-    for output in ("models/model.joblib", "reports/metrics.json", "reports/evaluation.md", "reports/registry.json", "reports/sample_queue.csv"):
+    for output in ("models/model.joblib", "models/reference.json", "reports/metrics.json", "reports/evaluation.md",
+                   "reports/registry.json", "reports/sample_queue.csv", "reports/drift/year_end.json"):
         assert (folder / output).is_file(), output
 
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from classifier import data, train as train_stage
+from classifier import data, drift, train as train_stage
 from classifier.model import ModelFileError
 from classifier.params import DEFAULT_PARAMS, load_params
 from classifier.inputs import FORMATS, InputError, read_chunks
@@ -48,10 +48,11 @@ def score(
     chunk_size: int = typer.Option(5000, help="Records per chunk (memory stays bounded by it)."),
     params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (SLA hours)."),
     show: int = typer.Option(20, help="How many queue rows to print."),
+    drift_columns: bool = typer.Option(False, "--drift-columns", help="Also write the model's tokens, for `classifier drift`."),
 ) -> None:
     """Score new mail into the triage queue: one output record per input record, errors included."""
     try:
-        scorer = Scorer.load(model_source)
+        scorer = Scorer.load(model_source, drift_columns)
         sla_params = load_params(params)["sla"]
         chunks = read_chunks(input_path, fmt, chunk_size)
         summary = run_batch(scorer, chunks, output, sla_params, top=show)
@@ -66,6 +67,37 @@ def score(
         f"{colours['green']} green; {summary['review']} to review; {summary['follow_ups']} follow-ups; "
         f"{summary['unscored']} not scored (see the error column); {summary['seconds']:.1f}s"
     )
+
+
+@app.command("drift")
+def drift_command(
+    current: Path = typer.Option(..., "--current", help="A batch scored by `classifier score --drift-columns`."),
+    reference: Path = typer.Option(Path("models"), "--reference", help="Model directory with the reference profile."),
+    params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (drift thresholds)."),
+    json_out: Path = typer.Option(None, "--json", help="Where to write the report (default: next to --current)."),
+) -> None:
+    """Compare a scored batch with the training data; exit 1 when drift is found."""
+    try:
+        profile, sample = drift.load_reference(reference)
+        limits = load_params(params)["drift"]
+        report = drift.compare(profile, sample, data.read_table(current), limits)
+    except (FileNotFoundError, data.InquiryDataError, KeyError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    table = Table(title=f"Drift of {current} against {reference}")
+    for column in ("check", "statistic", "value", "threshold", "verdict", "detail"):
+        table.add_column(column)
+    for check in report.checks:
+        verdict = "[bold red]DRIFT[/]" if check.drift else "[green]ok[/]"
+        table.add_row(check.name, check.statistic, f"{check.value:.4f}", f"{check.threshold:.4f}", verdict, check.detail)
+    console.print(table)
+    if report.new_terms:
+        console.print("new frequent terms: " + ", ".join(f"{t} ({n})" for t, n in report.new_terms))
+    out = json_out or current.with_suffix(".drift.json")
+    out.write_text(report.to_json() + "\n", encoding="utf-8")
+    console.print(f"{'DRIFT FOUND' if report.drift else 'no drift'}: report written to {out}")
+    if report.drift:
+        raise typer.Exit(1)
 
 
 @app.command()

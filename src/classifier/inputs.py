@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 from classifier.mail import MailRecord, iter_eml_dir, iter_maildir, iter_mbox, parse_message
 
 FORMATS = ("eml", "mbox", "maildir", "csv", "jsonl", "parquet")
-COLUMNS = ("id", "received_at", "channel", "subject", "body", "in_reply_to", "references", "input_error")
+# topic and urgency pass through when the input is labeled (drift and evaluation read them).
+COLUMNS = ("id", "received_at", "channel", "subject", "body", "topic", "urgency", "in_reply_to", "references", "input_error")
 
 
 class InputError(ValueError):

@@ -19,6 +19,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -31,7 +32,7 @@ from sklearn.svm import LinearSVC
 from classifier.data import COLOURS, LABEL_COLUMNS
 from classifier.explain import explain
 from classifier.mail import strip_quoted
-from classifier.text import JapaneseTokenizer, preprocess
+from classifier.text import JapaneseTokenizer, preprocess, tokenize
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
@@ -50,8 +51,20 @@ class InquiryText(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X: pd.DataFrame) -> list[str]:
-        subjects = X["subject"] if "subject" in X else [""] * len(X)
-        return [preprocess(f"{s} {strip_quoted(b)}") for s, b in zip(subjects, X["body"])]
+        return inquiry_texts(X)
+
+
+def inquiry_texts(frame: pd.DataFrame, found: list[dict[str, list[str]]] | None = None) -> list[str]:
+    """What the model reads of each inquiry; with `found`, the masked strings of each are collected
+    there too (the scoring path reads order numbers this way instead of normalizing twice)."""
+    subjects = frame["subject"] if "subject" in frame else [""] * len(frame)
+    texts = []
+    for subject, body in zip(subjects, frame["body"]):
+        masked: dict[str, list[str]] = {}
+        texts.append(preprocess(f"{subject} {strip_quoted(body)}", masked))
+        if found is not None:
+            found.append(masked)
+    return texts
 
 
 class TriageHeads(BaseEstimator, ClassifierMixin):
@@ -60,7 +73,8 @@ class TriageHeads(BaseEstimator, ClassifierMixin):
     With `chain=True` the urgency head also reads the topic probabilities, out-of-fold while fitting
     so that it learns how much to trust them. With `high_threshold`, urgency is `high` whenever
     P(high) reaches it, even if another class is more probable: missing a red mail costs more than
-    reading an orange one early.
+    reading an orange one early. With `temperatures` (one per head, fitted on out-of-fold
+    predictions), probabilities are temperature-scaled so that confidences are calibrated.
     """
 
     def __init__(
@@ -70,12 +84,14 @@ class TriageHeads(BaseEstimator, ClassifierMixin):
         chain_folds: int = 5,
         random_state: int = 0,
         high_threshold: float | None = None,
+        temperatures: tuple[float, float] | None = None,
     ):
         self.estimator = estimator
         self.chain = chain
         self.chain_folds = chain_folds
         self.random_state = random_state
         self.high_threshold = high_threshold
+        self.temperatures = temperatures
 
     def fit(self, X: Any, y: np.ndarray) -> TriageHeads:
         y = np.asarray(y)
@@ -99,11 +115,33 @@ class TriageHeads(BaseEstimator, ClassifierMixin):
 
     def predict_proba(self, X: Any) -> list[np.ndarray]:
         topic = self.topic_.predict_proba(X)
-        return [topic, self.urgency_.predict_proba(self.urgency_input(X, topic))]
+        probabilities = [topic, self.urgency_.predict_proba(self.urgency_input(X, topic))]
+        if self.temperatures is None:
+            return probabilities
+        return [temper(p, t) for p, t in zip(probabilities, self.temperatures)]
 
     def predict(self, X: Any) -> np.ndarray:
-        predicted = probabilities_frame(self, self.predict_proba(X), pd.RangeIndex(X.shape[0]))
+        predicted = probabilities_frame(self.classes_, self.predict_proba(X), pd.RangeIndex(X.shape[0]), self.high_threshold)
         return predicted[list(LABEL_COLUMNS)].to_numpy()
+
+
+def temper(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature scaling: softmax(log p / T); T > 1 softens, T < 1 sharpens."""
+    logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probabilities: np.ndarray, truth: np.ndarray, classes: np.ndarray) -> float:
+    """The temperature that minimizes the log loss of held-out probabilities."""
+    rows = np.arange(len(truth))
+    columns = np.searchsorted(classes, truth)
+
+    def loss(temperature: float) -> float:
+        return float(-np.log(temper(probabilities, temperature)[rows, columns] + 1e-12).mean())
+
+    return float(round(minimize_scalar(loss, bounds=(0.05, 20.0), method="bounded").x, 4))
 
 
 def make_estimator(name: str, C: float, class_weight: str | None, max_iter: int, seed: int = 0) -> Any:
@@ -118,6 +156,11 @@ def make_estimator(name: str, C: float, class_weight: str | None, max_iter: int,
         # C plays the role of the smoothing strength's inverse, so one grid axis serves all families.
         return ComplementNB(alpha=1.0 / C)
     raise ValueError(f"unknown estimator {name!r} (use logreg, linear_svc or complement_nb)")
+
+
+def inquiry_tokens(texts: list[str]) -> list[str]:
+    """The word tokens the model reads of `inquiry_texts`, space-joined (for drift statistics)."""
+    return [" ".join(tokenize(text)) for text in texts]
 
 
 def build_features(params: Mapping[str, Any]) -> FeatureUnion:
@@ -144,7 +187,14 @@ def build_features(params: Mapping[str, Any]) -> FeatureUnion:
 
 def build_heads(params: Mapping[str, Any], seed: int = 0) -> TriageHeads:
     estimator = make_estimator(params["estimator"], params["C"], params["class_weight"], params["max_iter"], seed)
-    return TriageHeads(estimator, chain=params["chain"], random_state=seed, high_threshold=params.get("high_threshold"))
+    temperatures = params.get("temperatures")
+    return TriageHeads(
+        estimator,
+        chain=params["chain"],
+        random_state=seed,
+        high_threshold=params.get("high_threshold"),
+        temperatures=tuple(temperatures) if temperatures else None,
+    )
 
 
 def build_pipeline(params: Mapping[str, Any], seed: int = 0) -> Pipeline:
@@ -162,15 +212,17 @@ def fit(pipeline: Pipeline, frame: pd.DataFrame) -> Pipeline:
     return pipeline.fit(frame, labels_of(frame))
 
 
-def probabilities_frame(heads: TriageHeads, probabilities: list[np.ndarray], index: pd.Index) -> pd.DataFrame:
+def probabilities_frame(
+    classes_per_head: list[np.ndarray], probabilities: list[np.ndarray], index: pd.Index, high_threshold: float | None = None
+) -> pd.DataFrame:
     """Predicted labels, their confidences, P(high) and the triage colour."""
     result = pd.DataFrame(index=index)
-    for name, classes, proba in zip(LABEL_COLUMNS, heads.classes_, probabilities):
+    for name, classes, proba in zip(LABEL_COLUMNS, classes_per_head, probabilities):
         best = np.argmax(proba, axis=1)
         result[name] = classes[best]
         result[f"{name}_confidence"] = proba[np.arange(len(best)), best].round(4)
-    result["p_high"] = probabilities[1][:, list(heads.classes_[1]).index("high")].round(4)
-    result = decide_high(result, heads.high_threshold)
+    result["p_high"] = probabilities[1][:, list(classes_per_head[1]).index("high")].round(4)
+    result = decide_high(result, high_threshold)
     result["colour"] = result["urgency"].map(COLOURS)
     return result
 
@@ -186,16 +238,19 @@ def decide_high(predicted: pd.DataFrame, threshold: float | None) -> pd.DataFram
     )
 
 
-def predict(pipeline: Pipeline, frame: pd.DataFrame, feature_names: np.ndarray | None = None) -> pd.DataFrame:
+def predict(
+    pipeline: Pipeline, frame: pd.DataFrame, feature_names: np.ndarray | None = None, texts: list[str] | None = None
+) -> pd.DataFrame:
     """Topic and urgency with their confidences and the triage colour, one row per input row.
 
     With `feature_names` (from `feature_names_of`), an `explanation` column names the terms that
-    pushed each decision. Features are computed once for both heads and the explanation.
+    pushed each decision. Features are computed once for both heads and the explanation; `texts`
+    are the frame's `inquiry_texts` when the caller has them already.
     """
-    X = pipeline[:-1].transform(frame)
+    X = pipeline.named_steps["features"].transform(inquiry_texts(frame) if texts is None else texts)
     heads = pipeline.named_steps["heads"]
     probabilities = heads.predict_proba(X)
-    result = probabilities_frame(heads, probabilities, frame.index)
+    result = probabilities_frame(heads.classes_, probabilities, frame.index, heads.high_threshold)
     if feature_names is not None:
         result["explanation"] = explain(heads, X, probabilities, feature_names)
     return result

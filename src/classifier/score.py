@@ -26,8 +26,9 @@ URGENCY_ORDER = {"high": 0, "medium": 1, "low": 2}
 OUTPUT_COLUMNS = (
     "queue_position", "id", "received_at", "subject", "topic", "topic_confidence", "urgency",
     "urgency_confidence", "p_high", "colour", "route", "route_reason", "explanation", "follow_up_of",
-    "contact_number", "due_by", "model_version", "error",
+    "contact_number", "due_by", "model_version", "error", "text_length", "true_topic", "true_urgency",
 )
+DRIFT_COLUMNS = ("tokens",)
 KEY_COLUMNS = ("id", "received_at", "topic", "urgency", "route", "route_reason", "in_reply_to", "references", "orders")
 
 
@@ -77,26 +78,29 @@ def finalize(keys: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
 class Scorer:
     """A loaded model, ready to score frames of inquiries."""
 
-    def __init__(self, pipeline: Any, metadata: dict[str, Any], version: str):
+    def __init__(self, pipeline: Any, metadata: dict[str, Any], version: str, drift_columns: bool = False):
         self.pipeline = pipeline
         self.metadata = metadata
         self.version = version
         self.feature_names = model.feature_names_of(pipeline)
+        # The model's tokens per record, for `classifier drift`; off by default (it tokenizes twice).
+        self.drift_columns = drift_columns
+        self.columns = OUTPUT_COLUMNS + (DRIFT_COLUMNS if drift_columns else ())
 
     @classmethod
-    def load(cls, source: str | Path) -> Scorer:
+    def load(cls, source: str | Path, drift_columns: bool = False) -> Scorer:
         """A model directory, or an MLflow URI such as `models:/inquiry-triage@champion`."""
         if str(source).startswith("models:/"):
             from classifier import tracking  # MLflow is imported only when a registry model is asked for
 
             tracking.configure()
             pipeline, metadata = tracking.load(str(source))
-            return cls(pipeline, metadata, str(source))
+            return cls(pipeline, metadata, str(source), drift_columns)
         pipeline, metadata = model.load(source)
-        return cls(pipeline, metadata, f"{source}#sha256:{metadata['model_sha256'][:12]}")
+        return cls(pipeline, metadata, f"{source}#sha256:{metadata['model_sha256'][:12]}", drift_columns)
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        predicted = model.predict(self.pipeline, frame, self.feature_names)
+    def predict(self, frame: pd.DataFrame, texts: list[str] | None = None) -> pd.DataFrame:
+        predicted = model.predict(self.pipeline, frame, self.feature_names, texts)
         return predicted.join(routing.route(predicted, self.metadata["routing"]))
 
     def score_chunk(self, chunk: pd.DataFrame) -> pd.DataFrame:
@@ -105,18 +109,25 @@ class Scorer:
         if missing:
             raise data.InquiryDataError("input", [data.Problem(None, c, "missing column") for c in missing])
         chunk = chunk.reset_index(drop=True)
-        for column in ("subject", "received_at", "in_reply_to", "references", "input_error"):
+        for column in ("subject", "received_at", "in_reply_to", "references", "input_error", "topic", "urgency"):
             if column not in chunk:
                 chunk[column] = ""
         result = chunk[["id", "received_at", "in_reply_to", "references"]].copy()
         result["subject"] = chunk["subject"].map(redact)
+        found: list[dict[str, list[str]]] = []
+        texts = model.inquiry_texts(chunk, found)
         scorable = chunk["body"].str.strip().ne("")  # flagged records (no Date, no Message-ID) are still scored
         if scorable.any():
-            result = result.join(self.predict(chunk[scorable]))
-        result = result.reindex(columns=[*OUTPUT_COLUMNS, "in_reply_to", "references"])
+            chosen = [t for t, keep in zip(texts, scorable) if keep]
+            result = result.join(self.predict(chunk[scorable], chosen))
+        result = result.reindex(columns=[*self.columns, "in_reply_to", "references"])
         result["model_version"] = self.version
+        result["text_length"] = chunk["body"].str.len()
+        result["true_topic"], result["true_urgency"] = chunk["topic"], chunk["urgency"]
+        if self.drift_columns:
+            result["tokens"] = model.inquiry_tokens(texts)
         result["error"] = record_errors(chunk)
-        result["orders"] = [order_numbers(f"{s} {b}") for s, b in zip(chunk["subject"], chunk["body"])]
+        result["orders"] = [order_numbers(masked) for masked in found]
         return result
 
     def score(self, frame: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
@@ -124,7 +135,7 @@ class Scorer:
         scored = self.score_chunk(frame)
         final = finalize(scored[list(KEY_COLUMNS)], sla_params)
         scored[final.columns] = final
-        return scored[list(OUTPUT_COLUMNS)].sort_values("queue_position", kind="stable").reset_index(drop=True)
+        return scored[list(self.columns)].sort_values("queue_position", kind="stable").reset_index(drop=True)
 
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
@@ -166,15 +177,20 @@ class _Writer:
             self.parquet.close()
 
 
+FLOAT_COLUMNS = ("topic_confidence", "urgency_confidence", "p_high")
+INT_COLUMNS = ("queue_position", "contact_number", "text_length")
+
+
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """One schema for every chunk, so Parquet parts concatenate and CSV columns stay stable."""
     frame = frame.copy()
-    for column in ("topic_confidence", "urgency_confidence", "p_high"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    for column in ("queue_position", "contact_number"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
-    for column in set(OUTPUT_COLUMNS) - {"topic_confidence", "urgency_confidence", "p_high", "queue_position", "contact_number"}:
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
+    for column in frame.columns:
+        if column in FLOAT_COLUMNS:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        elif column in INT_COLUMNS:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
+        else:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
     return frame
 
 
@@ -210,16 +226,16 @@ def run_batch(
         for part in parts:
             scored = pd.read_pickle(part)
             scored[final.columns] = final.iloc[offset : offset + len(scored)].to_numpy()
-            scored = _typed(scored.reindex(columns=list(OUTPUT_COLUMNS)))
+            scored = _typed(scored.reindex(columns=list(scorer.columns)))
             writer.write(scored)
             heads.append(scored[scored["queue_position"] <= top])
             offset += len(scored)
         if not parts:
-            writer.write(_typed(pd.DataFrame(columns=list(OUTPUT_COLUMNS))))
+            writer.write(_typed(pd.DataFrame(columns=list(scorer.columns))))
         writer.close()
         os.replace(temporary, output)
     summary = summarize(final, all_keys, time.perf_counter() - started)
-    summary["top"] = pd.concat(heads).sort_values("queue_position") if heads else pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+    summary["top"] = pd.concat(heads).sort_values("queue_position") if heads else pd.DataFrame(columns=list(scorer.columns))
     return summary
 
 

@@ -28,6 +28,8 @@ class CandidateResult:
     config: dict[str, Any]
     metrics: dict[str, float]
     out_of_fold: pd.DataFrame  # probabilities_frame columns, indexed like the training frame
+    probabilities: list[np.ndarray]  # out-of-fold probabilities per head, rows as in the frame
+    classes: list[np.ndarray]
 
     @property
     def score(self) -> float:
@@ -50,7 +52,9 @@ def cross_validate(
     texts = np.array(model.InquiryText().transform(frame), dtype=object)
     y = model.labels_of(frame)
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    parts: dict[int, list[pd.DataFrame]] = {i: [] for i in range(len(configs))}
+    widths = [len(np.unique(y[:, head])) for head in range(y.shape[1])]
+    probabilities = {i: [np.zeros((len(frame), w)) for w in widths] for i in range(len(configs))}
+    classes: dict[int, list[np.ndarray]] = {}
     groups: dict[str, list[int]] = {}
     for i, config in enumerate(configs):
         groups.setdefault(feature_key(config), []).append(i)
@@ -61,13 +65,13 @@ def cross_validate(
             X_valid = features.transform(texts[valid_idx])
             for i in members:
                 heads = model.build_heads(configs[i], seed).fit(X_train, y[train_idx])
-                parts[i].append(
-                    model.probabilities_frame(heads, heads.predict_proba(X_valid), frame.index[valid_idx])
-                )
+                classes[i] = heads.classes_
+                for head, proba in enumerate(heads.predict_proba(X_valid)):
+                    probabilities[i][head][valid_idx] = proba
     results = []
     for i, config in enumerate(configs):
-        oof = pd.concat(parts[i]).loc[frame.index]
-        results.append(CandidateResult(config, compute_metrics(frame, oof), oof))
+        oof = model.probabilities_frame(classes[i], probabilities[i], frame.index)
+        results.append(CandidateResult(config, compute_metrics(frame, oof), oof, probabilities[i], classes[i]))
     return results
 
 

@@ -15,7 +15,12 @@ import fugashi
 
 # --- normalization ---------------------------------------------------------------------------
 
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+# Zero-width characters vanish; control characters (C0, DEL, C1) become spaces.
+_CLEANUP = {
+    **dict.fromkeys(range(0x00, 0x20), " "),
+    **dict.fromkeys(range(0x7F, 0xA0), " "),
+    **dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None),
+}
 # Dash look-alikes that survive NFKC: after kana they stand for a long vowel, between digits
 # (090ー1234ー5678) and elsewhere for a hyphen.
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500\u2501"
@@ -28,18 +33,13 @@ _MIXED_MARKS = re.compile(r"[!?]{2,}")
 _WHITESPACE = re.compile(r"\s+")
 
 
-def _drop_controls(text: str) -> str:
-    text = text.translate(_ZERO_WIDTH)
-    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
-
-
 def normalize(text: str) -> str:
     """NFKC, no control or zero-width characters, lower-case latin, one kind of dash and wave.
 
     Runs of the same !?ー〜 collapse to one; all whitespace (newlines too) becomes one space.
     """
     text = unicodedata.normalize("NFKC", text)
-    text = _drop_controls(text)
+    text = text.translate(_CLEANUP)
     text = _LONG_VOWEL.sub("ー", text)
     text = _DASH.sub("-", _DIGIT_DASH.sub("-", text))
     text = text.lower()
@@ -101,16 +101,14 @@ def mask(text: str, found: dict[str, list[str]] | None = None) -> str:
     return text
 
 
-def order_numbers(text: str) -> list[str]:
-    """The order numbers in a raw text, normalized, in order of appearance."""
-    found: dict[str, list[str]] = {}
-    mask(normalize(text), found)
+def order_numbers(found: dict[str, list[str]]) -> list[str]:
+    """The order numbers that `mask` found, without the # some customers write before them."""
     return [re.sub(r"^#\s?", "", number) for number in found.get("ORDER", [])]
 
 
-def preprocess(text: str) -> str:
-    """What every feature extractor reads: the normalized, masked text."""
-    return mask(normalize(text))
+def preprocess(text: str, found: dict[str, list[str]] | None = None) -> str:
+    """What every feature extractor reads: the normalized, masked text (see `mask` for `found`)."""
+    return mask(normalize(text), found)
 
 
 def redact(text: str) -> str:

@@ -16,7 +16,7 @@ import mlflow
 import pandas as pd
 
 import classifier
-from classifier import data, model, routing, tracking
+from classifier import data, drift, model, routing, tracking
 from classifier.evaluate import calibration_metrics, compute_metrics
 from classifier.params import DEFAULT_PARAMS, load_params
 from classifier.select import best, candidate_configs, cross_validate
@@ -37,10 +37,15 @@ def select_and_fit(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, di
             mlflow.log_metrics({f"cv_{k}": v for k, v in result.metrics.items()})
     winner = best(results)
     routing_params = params["routing"]
-    # Decision thresholds are chosen on the winner's out-of-fold predictions, never on test data.
-    high_threshold = routing.choose_high_threshold(frame, winner.out_of_fold, routing_params["high_recall_target"])
-    config = {**winner.config, "high_threshold": high_threshold}
-    out_of_fold = model.decide_high(winner.out_of_fold, high_threshold)
+    # Calibration and decision thresholds are fitted on the winner's out-of-fold predictions, never
+    # on test data: temperatures first, then the P(high) threshold on the calibrated probabilities.
+    truth = model.labels_of(frame)
+    temperatures = [model.fit_temperature(p, truth[:, i], c) for i, (p, c) in enumerate(zip(winner.probabilities, winner.classes))]
+    calibrated = [model.temper(p, t) for p, t in zip(winner.probabilities, temperatures)]
+    out_of_fold = model.probabilities_frame(winner.classes, calibrated, frame.index)
+    high_threshold = routing.choose_high_threshold(frame, out_of_fold, routing_params["high_recall_target"])
+    config = {**winner.config, "temperatures": temperatures, "high_threshold": high_threshold}
+    out_of_fold = model.decide_high(out_of_fold, high_threshold)
     thresholds = routing.choose_thresholds(
         frame, out_of_fold, routing_params["target_accuracy"], routing_params["high_guard"]
     )
@@ -50,6 +55,7 @@ def select_and_fit(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, di
         "cv_metrics": {**compute_metrics(frame, out_of_fold), **calibration_metrics(frame, out_of_fold)},
         "thresholds": thresholds,
         "candidates": [{"config": describe(r.config), **r.metrics} for r in results],
+        "out_of_fold": out_of_fold,
     }
     return pipeline, summary
 
@@ -81,6 +87,10 @@ def main(params: dict[str, Any], data_path: str | Path, out_dir: str | Path) -> 
             "library_versions": model.library_versions(TRACKED_LIBRARIES),
         }
         model.save(pipeline, out_dir, metadata)
+        profile, sample = drift.build_reference(
+            frame, summary["out_of_fold"], model.inquiry_tokens(model.inquiry_texts(frame)), params["drift"]["reference_sample"], params["seed"]
+        )
+        drift.save_reference(out_dir, profile, sample)
         model_uri = tracking.log_model(
             pipeline,
             str(Path(classifier.__file__).parent),

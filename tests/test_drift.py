@@ -1,0 +1,118 @@
+"""Drift: the statistics, the reference profile, the checks on bundled batches from another season
+and from the same one, the unlabeled performance estimate, the CLI and the notebook."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbclient import NotebookClient
+
+from classifier import drift
+from classifier.inputs import read_chunks
+from classifier.score import Scorer, run_batch
+from conftest import ROOT
+
+BATCHES = {"year-end": ROOT / "data" / "drift" / "yearend.csv", "same distribution": ROOT / "data" / "test.csv"}
+
+
+def test_psi_is_zero_for_equal_distributions_and_grows_with_the_shift():
+    assert drift.psi([0.5, 0.5], [0.5, 0.5]) == pytest.approx(0.0)
+    assert drift.psi([0.5, 0.5], [0.6, 0.4]) < drift.psi([0.5, 0.5], [0.9, 0.1])
+
+
+def test_psi_known_value():
+    # (0.6-0.5)ln(0.6/0.5) + (0.4-0.5)ln(0.4/0.5)
+    assert drift.psi([0.5, 0.5], [0.6, 0.4]) == pytest.approx(0.1 * np.log(1.2) - 0.1 * np.log(0.8))
+
+
+def test_domain_auc_threshold_accounts_for_sample_size():
+    small, large = drift.auc_threshold(1000, 30, 0.55), drift.auc_threshold(1000, 5000, 0.55)
+    assert small > 0.6 > large == 0.55
+
+
+def test_unlabeled_estimate_is_the_mean_confidence_with_an_interval():
+    scored = pd.DataFrame({"topic": ["usage"] * 4, "topic_confidence": [0.9, 0.8, 1.0, 0.7],
+                           "urgency": ["low"] * 4, "urgency_confidence": [0.5, 0.5, 0.5, 0.5]})
+    result = drift.performance(scored)
+    assert result["topic"]["estimated_accuracy"] == pytest.approx(0.85)
+    low, high = result["urgency"]["interval"]
+    assert low == pytest.approx(0.5 - 0.49) and high == pytest.approx(0.5 + 0.49)
+    assert "accuracy" not in result["topic"]
+
+
+def test_new_terms_are_counted_per_mail_and_names_are_masked():
+    tokens = pd.Series(["福袋 予約 山田", "福袋 中身 山田", "ポイント 付与"])
+    rate, terms = drift.new_terms({"予約": 5, "ポイント": 9, "付与": 3}, tokens, top=5)
+    assert rate == pytest.approx(5 / 8)  # 福袋 twice, 山田 twice, 中身 once
+    assert dict(terms) == {"福袋": 2, "<NAME>": 2}
+
+
+def test_reference_profile_holds_statistics_only(model_dir, corpus):
+    profile, sample = drift.load_reference(model_dir)
+    assert set(profile) >= {"true", "predicted", "confidence", "length", "vocabulary", "oov_rate", "accuracy"}
+    assert sum(profile["predicted"]["topic"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert sample.shape[0] > 100 and sample.shape[1] == 2**18
+    blob = (model_dir / drift.REFERENCE_FILE).read_text(encoding="utf-8")
+    assert not any(body[:20] in blob for body in corpus["body"] if len(body) >= 20)
+
+
+@pytest.fixture(scope="module")
+def scored_batches(model_dir, params, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("drift")
+    scorer = Scorer.load(model_dir, drift_columns=True)
+    paths = {}
+    for name, source in BATCHES.items():
+        paths[name] = folder / f"{source.stem}.csv"
+        run_batch(scorer, read_chunks(source), paths[name], params["sla"], progress=False)
+    return paths
+
+
+def test_alarm_on_the_year_end_batch_and_quiet_on_the_same_distribution(scored_batches, model_dir, params):
+    profile, sample = drift.load_reference(model_dir)
+    year_end = drift.compare(profile, sample, pd.read_csv(scored_batches["year-end"], dtype=str, keep_default_na=False), params["drift"])
+    same = drift.compare(profile, sample, pd.read_csv(scored_batches["same distribution"], dtype=str, keep_default_na=False), params["drift"])
+    assert year_end.drift, year_end.to_frame()
+    assert not same.drift, same.to_frame()
+    alarms = set(year_end.to_frame().query("drift")["name"])
+    assert "text (domain classifier)" in alarms
+    assert {"福袋"} & {term for term, _ in year_end.new_terms} or "フライデー" in {term for term, _ in year_end.new_terms}
+
+
+def test_unlabeled_estimate_is_within_five_points_on_the_same_distribution(scored_batches, model_dir, params):
+    profile, sample = drift.load_reference(model_dir)
+    report = drift.compare(profile, sample, pd.read_csv(scored_batches["same distribution"], dtype=str, keep_default_na=False), params["drift"])
+    for head in ("topic", "urgency"):
+        result = report.performance[head]
+        assert abs(result["estimated_accuracy"] - result["accuracy"]) <= 0.05, (head, result)
+
+
+def test_drift_command_exit_codes_and_json(scored_batches, model_dir, tmp_path):
+    def run(batch):
+        return subprocess.run([sys.executable, "-m", "classifier", "drift", "--current", str(batch), "--reference", str(model_dir),
+                               "--params", str(ROOT / "params.yaml"), "--json", str(tmp_path / f"{batch.stem}.json")],
+                              capture_output=True, text=True)
+    alarm, quiet = run(scored_batches["year-end"]), run(scored_batches["same distribution"])
+    assert alarm.returncode == 1 and "DRIFT FOUND" in alarm.stdout
+    assert quiet.returncode == 0 and "no drift" in quiet.stdout
+    report = json.loads((tmp_path / "yearend.json").read_text(encoding="utf-8"))  # named after the scored file
+    assert report["drift"] is True and {c["name"] for c in report["checks"]} >= {"topic distribution", "text length"}
+    assert report["windows"] and report["windows"][0]["week"].startswith("2026-W")  # 2026-11-23 onwards
+
+
+def test_notebook_executes_from_a_clean_kernel(scored_batches, model_dir):
+    notebook = nbformat.read(ROOT / "notebooks" / "drift.ipynb", as_version=4)
+    assert all(cell.get("outputs", []) == [] for cell in notebook.cells if cell.cell_type == "code")  # stored clean
+    batches = {name: str(path) for name, path in scored_batches.items()}
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(
+        f"MODEL_DIR = {str(model_dir)!r}\nBATCHES = {batches!r}\nPARAMS = {str(ROOT / 'params.yaml')!r}"
+    ))
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3  # the three figures
+    assert any("text (domain classifier)" in str(o.get("data", {})) for o in outputs)
