@@ -193,3 +193,13 @@ def test_tampered_model_is_refused_by_the_command(model_dir, tmp_path):
     assert result.returncode == 2
     assert "does not match" in result.stdout
     assert not (tmp_path / "q.csv").exists()
+
+
+def test_parallel_scoring_gives_the_same_output_in_the_same_order(scorer, params, tmp_path, test_split):
+    path = tmp_path / "batch.csv"
+    test_split.head(60).to_csv(path, index=False)
+    run_batch(scorer, read_chunks(path, size=7), tmp_path / "one.csv", params["sla"], progress=False, jobs=1)
+    run_batch(scorer, read_chunks(path, size=7), tmp_path / "two.csv", params["sla"], progress=False, jobs=2)
+    one, two = pd.read_csv(tmp_path / "one.csv"), pd.read_csv(tmp_path / "two.csv")
+    pd.testing.assert_frame_equal(one, two)
+    assert list(one["id"]) == list(test_split.head(60)["id"])

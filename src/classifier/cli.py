@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -49,13 +50,14 @@ def score(
     params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (SLA hours)."),
     show: int = typer.Option(20, help="How many queue rows to print."),
     drift_columns: bool = typer.Option(False, "--drift-columns", help="Also write the model's tokens, for `classifier drift`."),
+    jobs: int = typer.Option(0, "--jobs", help="Worker processes (0: one per core)."),
 ) -> None:
     """Score new mail into the triage queue: one output record per input record, errors included."""
     try:
         scorer = Scorer.load(model_source, drift_columns)
         sla_params = load_params(params)["sla"]
         chunks = read_chunks(input_path, fmt, chunk_size)
-        summary = run_batch(scorer, chunks, output, sla_params, top=show)
+        summary = run_batch(scorer, chunks, output, sla_params, top=show, jobs=jobs or os.cpu_count() or 1)
     except (ModelFileError, InputError, data.InquiryDataError, FileNotFoundError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error

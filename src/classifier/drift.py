@@ -27,6 +27,9 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from classifier.data import LABEL_COLUMNS, TOPICS, URGENCIES
+from classifier.inputs import read_chunks
+from classifier.params import stage_arguments
+from classifier.score import Scorer, run_batch
 from classifier.text import redact
 
 REFERENCE_FILE = "reference.json"
@@ -265,18 +268,7 @@ def compare(profile: Mapping[str, Any], sample: sp.csr_matrix, current: pd.DataF
 
 def main() -> None:
     """The drift stage: score each labeled batch of params.yaml and check it against the model."""
-    import argparse
-
-    from classifier.inputs import read_chunks
-    from classifier.params import DEFAULT_PARAMS, load_params
-    from classifier.score import Scorer, run_batch
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
-    parser.add_argument("--model", type=Path, default=Path("models"))
-    parser.add_argument("--out", type=Path, default=Path("reports/drift"))
-    args = parser.parse_args()
-    params = load_params(args.params)
+    args, params = stage_arguments(main.__doc__, model=Path("models"), out=Path("reports/drift"))
     args.out.mkdir(parents=True, exist_ok=True)
     scorer = Scorer.load(args.model, drift_columns=True)
     profile, sample = load_reference(args.model)

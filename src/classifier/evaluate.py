@@ -7,7 +7,6 @@ run in MLflow. Text shown in reports is redacted (masked personal data, names as
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from pathlib import Path
@@ -21,7 +20,7 @@ from sklearn.metrics import accuracy_score, classification_report, f1_score, log
 from classifier import data, model, report, routing, tracking
 from classifier.baseline import KeywordBaseline
 from classifier.data import LABEL_COLUMNS, TOPICS, URGENCIES
-from classifier.params import DEFAULT_PARAMS, load_params
+from classifier.params import stage_arguments
 from classifier.text import redact
 
 log = logging.getLogger(__name__)
@@ -144,13 +143,8 @@ def main(model_dir: str | Path, test_path: str | Path, reports_dir: str | Path) 
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
-    parser.add_argument("--model", type=Path, default=Path("models"))
-    parser.add_argument("--reports", type=Path, default=Path("reports"))
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    main(args.model, load_params(args.params)["data"]["test"], args.reports)
+    args, params = stage_arguments(__doc__, model=Path("models"), reports=Path("reports"))
+    main(args.model, params["data"]["test"], args.reports)
 
 
 if __name__ == "__main__":

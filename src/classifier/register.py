@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from classifier import model, tracking
-from classifier.params import DEFAULT_PARAMS, load_params
+from classifier.params import stage_arguments
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +32,8 @@ def main(params: dict[str, Any], model_dir: str | Path, out: str | Path) -> dict
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
-    parser.add_argument("--model", type=Path, default=Path("models"))
-    parser.add_argument("--out", type=Path, default=Path("reports/registry.json"))
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    main(load_params(args.params), args.model, args.out)
+    args, params = stage_arguments(__doc__, model=Path("models"), out=Path("reports/registry.json"))
+    main(params, args.model, args.out)
 
 
 if __name__ == "__main__":

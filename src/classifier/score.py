@@ -8,10 +8,13 @@ writes the output atomically. The model and its feature names are loaded once.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +197,40 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+_worker_scorer: Scorer | None = None
+
+
+def _start_worker(scorer: Scorer) -> None:
+    global _worker_scorer
+    _worker_scorer = scorer
+
+
+def _score_in_worker(chunk: pd.DataFrame) -> pd.DataFrame:
+    assert _worker_scorer is not None
+    return _worker_scorer.score_chunk(chunk)
+
+
+def scored_chunks(scorer: Scorer, chunks: Iterable[pd.DataFrame], jobs: int = 1) -> Iterator[pd.DataFrame]:
+    """Score chunks in input order, in `jobs` worker processes when jobs > 1.
+
+    Workers are forked after the model is loaded, so each shares it copy-on-write instead of loading
+    it again, and each has its own MeCab tagger. At most 2 x jobs chunks are in flight, so memory
+    stays bounded however long the input is.
+    """
+    if jobs <= 1:
+        yield from map(scorer.score_chunk, chunks)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(scorer,)) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_score_in_worker, chunk))
+            if len(pending) >= 2 * jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def run_batch(
     scorer: Scorer,
     chunks: Iterable[pd.DataFrame],
@@ -201,6 +238,7 @@ def run_batch(
     sla_params: dict[str, Any],
     progress: bool | None = None,
     top: int = 0,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Score a stream of chunks into `output` (written atomically); returns the run's summary, with
     the first `top` records of the queue under "top". `progress=None` shows a bar only on a terminal.
@@ -211,8 +249,7 @@ def run_batch(
     with tempfile.TemporaryDirectory(prefix=".scoring-", dir=output.parent) as scratch:
         parts, keys = [], []
         with tqdm(unit="mail", desc="scoring", disable=None if progress is None else not progress) as bar:
-            for number, chunk in enumerate(chunks):
-                scored = scorer.score_chunk(chunk)
+            for number, scored in enumerate(scored_chunks(scorer, chunks, jobs)):
                 part = Path(scratch) / f"part-{number:06d}.pkl"
                 scored.to_pickle(part)
                 parts.append(part)

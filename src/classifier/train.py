@@ -7,7 +7,6 @@ The frozen test split is never read here.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pandas as pd
 import classifier
 from classifier import data, drift, model, routing, tracking
 from classifier.evaluate import calibration_metrics, compute_metrics
-from classifier.params import DEFAULT_PARAMS, load_params
+from classifier.params import stage_arguments
 from classifier.select import best, candidate_configs, cross_validate
 
 log = logging.getLogger(__name__)
@@ -104,13 +103,7 @@ def main(params: dict[str, Any], data_path: str | Path, out_dir: str | Path) -> 
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
-    parser.add_argument("--data", type=Path, help="labeled inquiries (default: params data.train)")
-    parser.add_argument("--out", type=Path, default=Path("models"))
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    params = load_params(args.params)
+    args, params = stage_arguments(__doc__, data=None, out=Path("models"))
     main(params, args.data or params["data"]["train"], args.out)
 
 

@@ -1,0 +1,300 @@
+"""Benchmark suite: the cost of the scoring path against the MeCab floor, measured in one run on the
+same texts, plus training time, memory, model size, cold start and peer tokenizers.
+
+    python benchmarks/run.py                 # 200k records (about half an hour on 2 cores)
+    python benchmarks/run.py --n 2000 --quick
+
+Prints one table and writes benchmarks/results.json. Figures are ratios measured side by side: the
+machines are shared and noisy, absolute numbers move from run to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from classifier import data, model  # noqa: E402
+from classifier.baseline import KeywordBaseline  # noqa: E402
+from classifier.mail import parse_message  # noqa: E402
+from classifier.params import load_params  # noqa: E402
+from classifier.text import _tagger, mask, normalize, tokenize  # noqa: E402
+from mailfactory import build_mail  # noqa: E402
+
+JST = timezone(timedelta(hours=9))
+NAMES = ("山田", "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "中村", "小林", "加藤")
+
+
+# --- the volume corpus -----------------------------------------------------------------------
+
+
+def sentences(corpus: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(sentence, topic, urgency) from the labeled corpus, split at sentence ends."""
+    out = []
+    for body, topic, urgency in zip(corpus["body"], corpus["topic"], corpus["urgency"]):
+        for sentence in re.split(r"(?<=[。！？\n])", body):
+            if len(sentence.strip()) >= 6:
+                out.append((sentence.strip(), topic, urgency))
+    return out
+
+
+def volume_corpus(n: int, seed: int = 0) -> pd.DataFrame:
+    """n records recombined from 1-6 corpus sentences with random order numbers, dates and names."""
+    rng = random.Random(seed)
+    pool = sentences(pd.concat([data.load_inquiries(ROOT / "data" / "inquiries.csv")]))
+    start = datetime(2026, 6, 1, 8, 0, tzinfo=JST)
+    rows = []
+    for i in range(n):
+        parts = [rng.choice(pool) for _ in range(rng.randint(1, 6))]
+        extra = rng.choice([
+            f"注文番号 {rng.randint(20260101, 20261231)}-{rng.randint(0, 9999999):07d}",
+            f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日に注文しました。",
+            f"{rng.choice(NAMES)}と申します。",
+            f"電話 090-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
+        ])
+        body = "".join(p[0] for p in parts[:1]) + extra + "".join(p[0] for p in parts[1:])
+        rows.append({
+            "id": f"v{i:07d}", "received_at": (start + timedelta(minutes=7 * i)).isoformat(), "channel": "form",
+            "subject": "", "body": body, "topic": parts[0][1], "urgency": parts[0][2],
+        })
+    return pd.DataFrame(rows)
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+
+def mail_charset(text: str) -> str:
+    """ISO-2022-JP as most Japanese mail, UTF-8 where it cannot carry the text (emoji)."""
+    try:
+        text.encode("cp932")
+        return "iso-2022-jp"
+    except UnicodeEncodeError:
+        return "utf-8-base64"
+
+
+def rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds else float("inf")
+
+
+def timed(function, *args):
+    started = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - started
+
+
+def floor(texts: list[str]) -> float:
+    """MeCab alone: the fastest way fugashi gives the fields the model needs (one formatted parse)."""
+    tagger = _tagger()
+    _, seconds = timed(lambda: [tagger.parse(t) for t in texts])
+    return rate(len(texts), seconds)
+
+
+def run_child(code: str) -> dict:
+    """Run Python code in a fresh process; it prints a JSON dict; add its wall time and peak RSS."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result.setdefault("seconds", round(time.perf_counter() - started, 2))
+    return result
+
+
+# Peak RSS of the process plus the largest of its worker processes (Linux reports KiB).
+RSS = "import resource, json; rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss"
+
+
+def score_command(source: Path, output: Path, jobs: int, model_dir: Path) -> dict:
+    code = (
+        "import time, sys, json\n"
+        "from typer.testing import CliRunner\n"
+        "from classifier.cli import app\n"
+        "t = time.perf_counter()\n"
+        f"r = CliRunner().invoke(app, ['score', {str(source)!r}, '-o', {str(output)!r}, '--show', '0', '--jobs', '{jobs}', '--model', {str(model_dir)!r}])\n"
+        "assert r.exit_code == 0, r.output\n"
+        f"{RSS}\n"
+        "print(json.dumps({'seconds': round(time.perf_counter() - t, 2), 'peak_rss_mb': round(rss / 1024)}))\n"
+    )
+    return run_child(code)
+
+
+def step_shares(frame: pd.DataFrame, mails: list[bytes], pipeline, metadata, sla) -> dict[str, float]:
+    """Seconds per step of the scoring path on the same records, in process."""
+    from classifier import routing
+    from classifier.mail import strip_quoted
+    from classifier.score import Scorer, _typed, finalize, KEY_COLUMNS
+
+    steps: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "in.csv"
+        frame.to_csv(path, index=False)
+        _, steps["read CSV"] = timed(lambda: pd.read_csv(path, dtype=str, keep_default_na=False))
+        _, steps["parse mail"] = timed(lambda: [parse_message(m, "x") for m in mails])
+        raw = [f"{s} {strip_quoted(b)}" for s, b in zip(frame["subject"], frame["body"])]
+        normalized, steps["normalize"] = timed(lambda: [normalize(t) for t in raw])
+        masked, steps["mask"] = timed(lambda: [mask(t) for t in normalized])
+        _, steps["tokenize (MeCab + Python)"] = timed(lambda: [tokenize(t) for t in masked])
+        X, vectorize = timed(pipeline.named_steps["features"].transform, masked)
+        steps["vectorize (incl. tokenize)"] = vectorize
+        heads = pipeline.named_steps["heads"]
+        probabilities, steps["predict"] = timed(heads.predict_proba, X)
+        names = model.feature_names_of(pipeline)
+        from classifier.explain import explain
+
+        _, steps["explain"] = timed(explain, heads, X, probabilities, names)
+        scorer = Scorer(pipeline, metadata, "bench")
+        scored, total = timed(scorer.score_chunk, frame)
+        steps["score_chunk total"] = total
+        _, steps["queue, follow-ups, SLA"] = timed(finalize, scored[list(KEY_COLUMNS)], sla)
+        _, steps["write CSV"] = timed(lambda: _typed(scored.reindex(columns=list(scorer.columns))).to_csv(Path(folder) / "o.csv", index=False))
+    return {k: round(v, 3) for k, v in steps.items()}
+
+
+def training_time(size: int, train_csv: Path, model_dir: Path) -> dict:
+    code = (
+        "import time, json, pandas as pd\n"
+        "from classifier import model\n"
+        f"frame = pd.read_csv({str(train_csv)!r}, dtype=str, keep_default_na=False).head({size})\n"
+        f"config = json.load(open({str(model_dir / 'model.json')!r}))['params']\n"
+        "t = time.perf_counter(); model.fit(model.build_pipeline(config), frame); seconds = time.perf_counter() - t\n"
+        f"{RSS}\n"
+        "print(json.dumps({'seconds': round(seconds, 2), 'peak_rss_mb': round(rss / 1024)}))\n"
+    )
+    return run_child(code)
+
+
+def cold_start(model_dir: Path) -> dict:
+    code = (
+        "import time; t = time.perf_counter()\n"
+        "import json, pandas as pd\n"
+        "from classifier.score import Scorer\n"
+        "from classifier.params import load_params\n"
+        f"s = Scorer.load({str(model_dir)!r})\n"
+        "s.score(pd.DataFrame([{'id': 'x', 'received_at': '2026-11-20T10:00:00+09:00', 'subject': '', 'body': '注文した商品がまだ届きません。'}]), load_params()['sla'])\n"
+        "print(json.dumps({'seconds': round(time.perf_counter() - t, 2)}))\n"
+    )
+    return run_child(code)
+
+
+def peers(texts: list[str]) -> dict[str, float | str]:
+    result: dict[str, float | str] = {}
+    try:
+        from janome.tokenizer import Tokenizer as Janome
+
+        janome = Janome()
+        _, seconds = timed(lambda: [list(janome.tokenize(t, wakati=True)) for t in texts])
+        result["janome"] = rate(len(texts), seconds)
+    except ImportError:
+        result["janome"] = "not installed (pip install janome)"
+    try:
+        from sudachipy import dictionary
+
+        sudachi = dictionary.Dictionary().create()
+        _, seconds = timed(lambda: [[m.dictionary_form() for m in sudachi.tokenize(t)] for t in texts])
+        result["sudachipy"] = rate(len(texts), seconds)
+    except ImportError:
+        result["sudachipy"] = "not installed (pip install sudachipy sudachidict_core)"
+    frame = pd.DataFrame({"subject": [""] * len(texts), "body": texts})
+    _, seconds = timed(KeywordBaseline().predict, frame)
+    result["keyword rules"] = rate(len(texts), seconds)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=200_000, help="records of the volume corpus")
+    parser.add_argument("--eml", type=int, default=20_000, help="how many of them also as .eml files")
+    parser.add_argument("--train-sizes", default="1000,10000,100000")
+    parser.add_argument("--rss-n", type=int, default=1_000_000, help="records scored for the peak-RSS figure")
+    parser.add_argument("--quick", action="store_true", help="skip the peak-RSS run and peers (smoke test)")
+    parser.add_argument("--model", type=Path, default=ROOT / "models", help="the model directory to measure")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    pipeline, metadata = model.load(args.model)
+    sla = load_params(ROOT / "params.yaml")["sla"]
+    results: dict = {"machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+                     "n": args.n, "started": datetime.now(JST).isoformat(timespec="seconds")}
+    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+        work = Path(folder)
+        corpus = volume_corpus(max(args.n, max(int(s) for s in args.train_sizes.split(","))))
+        frame = corpus.head(args.n)
+        frame.drop(columns=["topic", "urgency"]).to_csv(work / "in.csv", index=False)
+        corpus.to_csv(work / "train.csv", index=False)
+        texts = frame["body"].tolist()
+        results["floor_docs_per_s"] = floor(texts)
+        single = score_command(work / "in.csv", work / "out1.csv", 1, args.model)
+        double = score_command(work / "in.csv", work / "out2.csv", 2, args.model)
+        results["csv_single"] = {**single, "docs_per_s": rate(args.n, single["seconds"])}
+        results["csv_jobs2"] = {**double, "docs_per_s": rate(args.n, double["seconds"])}
+        results["ratio_single_to_floor"] = round(results["csv_single"]["docs_per_s"] / results["floor_docs_per_s"], 3)
+        results["speedup_jobs2"] = round(results["csv_jobs2"]["docs_per_s"] / results["csv_single"]["docs_per_s"], 2)
+        mails_dir = work / "mails"
+        mails_dir.mkdir()
+        mails = []
+        for row in frame.head(args.eml).itertuples():
+            raw = build_mail(subject="お問い合わせ", body=row.body, charset=mail_charset(row.body), message_id=f"{row.id}@bench",
+                             date=datetime.fromisoformat(row.received_at))
+            (mails_dir / f"{row.id}.eml").write_bytes(raw)
+            mails.append(raw)
+        eml = score_command(mails_dir, work / "out_eml.csv", 1, args.model)
+        eml2 = score_command(mails_dir, work / "out_eml2.csv", 2, args.model)
+        results["eml_single"] = {**eml, "docs_per_s": rate(len(mails), eml["seconds"])}
+        results["eml_jobs2"] = {**eml2, "docs_per_s": rate(len(mails), eml2["seconds"])}
+        sample = frame.head(min(5000, args.n)).reset_index(drop=True)
+        results["steps_seconds_on"] = len(sample)
+        results["steps_seconds"] = step_shares(sample, mails[: len(sample)], pipeline, metadata, sla)
+        results["training"] = {size: training_time(int(size), work / "train.csv", args.model) for size in args.train_sizes.split(",")}
+        results["model_file_mb"] = round((args.model / model.MODEL_FILE).stat().st_size / 2**20, 1)
+        results["cold_start"] = cold_start(args.model)
+        if not args.quick:
+            big = pd.concat([frame] * (args.rss_n // len(frame) + 1), ignore_index=True).head(args.rss_n)
+            big.drop(columns=["topic", "urgency"]).to_csv(work / "big.csv", index=False)
+            results["scoring_rss"] = {"records": args.rss_n, **score_command(work / "big.csv", work / "big_out.csv", 1, args.model)}
+            results["peers_docs_per_s"] = peers(texts[:20000])
+    results["frozen_test_metrics"] = json.loads((ROOT / "reports" / "metrics.json").read_text())["model"]
+    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    print_table(results)
+
+
+def print_table(results: dict) -> None:
+    rows = [
+        ("MeCab floor (fugashi parse, 1 process)", f"{results['floor_docs_per_s']:,.0f} docs/s", "1.00"),
+        ("classifier score CSV→CSV, 1 process", f"{results['csv_single']['docs_per_s']:,.0f} docs/s", f"{results['ratio_single_to_floor']:.2f}"),
+        ("classifier score CSV→CSV, --jobs 2", f"{results['csv_jobs2']['docs_per_s']:,.0f} docs/s", f"×{results['speedup_jobs2']:.2f} of 1 process"),
+        (".eml folder, 1 process", f"{results['eml_single']['docs_per_s']:,.0f} docs/s", f"{results['eml_single']['docs_per_s'] / results['floor_docs_per_s']:.2f}"),
+        (".eml folder, --jobs 2", f"{results['eml_jobs2']['docs_per_s']:,.0f} docs/s", ""),
+    ]
+    for step, seconds in results["steps_seconds"].items():
+        rows.append((f"  step: {step}", f"{seconds:.3f} s / {results['steps_seconds_on']} docs", ""))
+    for size, figures in results["training"].items():
+        rows.append((f"training on {size} records", f"{figures['seconds']:.1f} s", f"peak RSS {figures['peak_rss_mb']} MB"))
+    if "scoring_rss" in results:
+        rows.append((f"scoring {results['scoring_rss']['records']:,} records", f"{results['scoring_rss']['seconds']:.0f} s", f"peak RSS {results['scoring_rss']['peak_rss_mb']} MB"))
+    rows.append(("model file", f"{results['model_file_mb']} MB", ""))
+    rows.append(("cold start (load, score one mail)", f"{results['cold_start']['seconds']:.2f} s", ""))
+    for peer, value in results.get("peers_docs_per_s", {}).items():
+        rows.append((f"peer: {peer}", f"{value:,.0f} docs/s" if isinstance(value, float) else value, ""))
+    metrics = results["frozen_test_metrics"]
+    rows.append(("frozen test: topic / urgency macro-F1", f"{metrics['topic_macro_f1']} / {metrics['urgency_macro_f1']}", ""))
+    width = max(len(r[0]) for r in rows) + 2
+    print(f"{'measure':<{width}}{'value':<28}ratio / note")
+    for name, value, note in rows:
+        print(f"{name:<{width}}{value:<28}{note}")
+
+
+if __name__ == "__main__":
+    main()
