@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from classifier.mail import decode_header_value, decode_iso2022jp, html_to_text, iter_mbox, iter_maildir, parse_message, strip_quoted
+from classifier.mail import decode_header_value, decode_iso2022jp, html_to_text, parse_message, parse_raw, raw_maildir, raw_mbox, strip_quoted
 from mailfactory import CHARSETS, build_mail, encode_iso2022jp
 
 JST = timezone(timedelta(hours=9))
@@ -114,8 +114,8 @@ def test_mbox_and_maildir_are_read(tmp_path):
     for raw in raws:
         box.add(raw)
     box.flush()
-    assert [r.body for r in iter_mbox(tmp_path / "inbox.mbox")] == ["本文0", "本文1", "本文2"]
+    assert [parse_raw(r).body for r in raw_mbox(tmp_path / "inbox.mbox")] == ["本文0", "本文1", "本文2"]
     maildir = mailbox.Maildir(tmp_path / "Maildir")
     for raw in raws:
         maildir.add(raw)
-    assert sorted(r.subject for r in iter_maildir(tmp_path / "Maildir")) == ["件名0", "件名1", "件名2"]
+    assert sorted(parse_raw(r).subject for r in raw_maildir(tmp_path / "Maildir")) == ["件名0", "件名1", "件名2"]

@@ -46,7 +46,7 @@ def score(
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored queue (.csv, .jsonl, .parquet)."),
     model_source: str = typer.Option("models", "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion)."),
     fmt: str = typer.Option(None, "--format", help="Input format, when the path does not tell: " + ", ".join(FORMATS)),
-    chunk_size: int = typer.Option(5000, help="Records per chunk (memory stays bounded by it)."),
+    chunk_size: int = typer.Option(1000, help="Records per chunk: memory stays bounded by it, workers share the chunks."),
     params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (SLA hours)."),
     show: int = typer.Option(20, help="How many queue rows to print."),
     drift_columns: bool = typer.Option(False, "--drift-columns", help="Also write the model's tokens, for `classifier drift`."),

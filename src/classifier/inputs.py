@@ -2,7 +2,9 @@
 Maildir, CSV, JSONL or Parquet (the columns of the labeling spec; labels optional).
 
 Every record becomes exactly one row, readable or not: a row that cannot be read carries the
-reason in `input_error` and is scored as an error, never dropped.
+reason in `input_error` and is scored as an error, never dropped. Mail chunks carry the raw
+messages (`raw_mail`); `materialize` parses them where the chunk is scored, so worker processes
+share the parsing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from classifier.mail import MailRecord, iter_eml_dir, iter_maildir, iter_mbox, parse_message
+from classifier.mail import MailRecord, parse_raw, raw_eml, raw_eml_dir, raw_maildir, raw_mbox
 
 FORMATS = ("eml", "mbox", "maildir", "csv", "jsonl", "parquet")
 # topic and urgency pass through when the input is labeled (drift and evaluation read them).
@@ -111,10 +113,19 @@ def read_chunks(path: str | Path, fmt: str | None = None, size: int = 5000) -> I
         chunks = _chunked(_jsonl_rows(path), size)
     else:
         mails = {
-            "eml": lambda: iter_eml_dir(path) if path.is_dir() else iter([parse_message(path.read_bytes(), str(path))]),
-            "mbox": lambda: iter_mbox(path),
-            "maildir": lambda: iter_maildir(path),
+            "eml": lambda: raw_eml_dir(path) if path.is_dir() else raw_eml([path]),
+            "mbox": lambda: raw_mbox(path),
+            "maildir": lambda: raw_maildir(path),
         }[fmt]()
-        chunks = _chunked(map(_mail_row, mails), size)
+        while batch := list(islice(mails, size)):
+            yield pd.DataFrame({"raw_mail": batch})
+        return
     for chunk in chunks:
         yield _normalized(chunk)
+
+
+def materialize(chunk: pd.DataFrame) -> pd.DataFrame:
+    """A chunk with the COLUMNS above: mail chunks are parsed, table chunks pass unchanged."""
+    if "raw_mail" not in chunk:
+        return chunk
+    return _normalized(pd.DataFrame([_mail_row(parse_raw(raw)) for raw in chunk["raw_mail"]]))

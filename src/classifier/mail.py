@@ -269,22 +269,39 @@ def parse_message(data: bytes, source: str) -> MailRecord:
     return record
 
 
-def iter_eml_dir(directory: Path) -> Iterator[MailRecord]:
-    for path in sorted(directory.glob("*.eml")):
+@dataclass(frozen=True)
+class RawMail:
+    """A message's bytes as read, before parsing (parsing happens where the scoring does)."""
+
+    data: bytes
+    source: str
+    problem: str = ""  # why the bytes could not be read
+
+
+def parse_raw(raw: RawMail) -> MailRecord:
+    if raw.problem:
+        return MailRecord(id=raw.source, source=raw.source, problems=[raw.problem])
+    return parse_message(raw.data, raw.source)
+
+
+def raw_eml(paths: Iterator[Path] | list[Path]) -> Iterator[RawMail]:
+    for path in paths:
         try:
-            data = path.read_bytes()
+            yield RawMail(path.read_bytes(), str(path))
         except OSError as error:
-            yield MailRecord(id=str(path), source=str(path), problems=[f"unreadable file ({error.strerror})"])
-            continue
-        yield parse_message(data, str(path))
+            yield RawMail(b"", str(path), f"unreadable file ({error.strerror})")
 
 
-def iter_mbox(path: Path) -> Iterator[MailRecord]:
+def raw_eml_dir(directory: Path) -> Iterator[RawMail]:
+    return raw_eml(sorted(directory.glob("*.eml")))
+
+
+def raw_mbox(path: Path) -> Iterator[RawMail]:
     for index, message in enumerate(mailbox.mbox(path, create=False)):
-        yield parse_message(message.as_bytes(), f"{path}#{index + 1}")
+        yield RawMail(message.as_bytes(), f"{path}#{index + 1}")
 
 
-def iter_maildir(path: Path) -> Iterator[MailRecord]:
+def raw_maildir(path: Path) -> Iterator[RawMail]:
     box = mailbox.Maildir(path, create=False)
     for key in sorted(box.iterkeys()):
-        yield parse_message(box.get_bytes(key), f"{path}/{key}")
+        yield RawMail(box.get_bytes(key), f"{path}/{key}")

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from classifier import data, followups, model, routing, sla
 from classifier.data import COLOURS
+from classifier.inputs import materialize
 from classifier.text import order_numbers, redact
 
 URGENCY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -108,6 +109,7 @@ class Scorer:
 
     def score_chunk(self, chunk: pd.DataFrame) -> pd.DataFrame:
         """Predictions, routes and errors of one chunk; batch-wide columns are filled by `finalize`."""
+        chunk = materialize(chunk)
         missing = [c for c in data.REQUIRED_FOR_SCORING if c not in chunk.columns]
         if missing:
             raise data.InquiryDataError("input", [data.Problem(None, c, "missing column") for c in missing])
