@@ -16,7 +16,6 @@ import os
 import platform
 import random
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -133,9 +132,8 @@ def score_command(source: Path, output: Path, jobs: int, model_dir: Path) -> dic
 
 def step_shares(frame: pd.DataFrame, mails: list[bytes], pipeline, metadata, sla) -> dict[str, float]:
     """Seconds per step of the scoring path on the same records, in process."""
-    from classifier import routing
     from classifier.mail import strip_quoted
-    from classifier.score import Scorer, _typed, finalize, KEY_COLUMNS
+    from classifier.score import Scorer, _typed, compact_keys, finalize
 
     steps: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -158,7 +156,7 @@ def step_shares(frame: pd.DataFrame, mails: list[bytes], pipeline, metadata, sla
         scorer = Scorer(pipeline, metadata, "bench")
         scored, total = timed(scorer.score_chunk, frame)
         steps["score_chunk total"] = total
-        _, steps["queue, follow-ups, SLA"] = timed(finalize, scored[list(KEY_COLUMNS)], sla)
+        _, steps["queue, follow-ups, SLA"] = timed(finalize, compact_keys(scored), sla)
         _, steps["write CSV"] = timed(lambda: _typed(scored.reindex(columns=list(scorer.columns))).to_csv(Path(folder) / "o.csv", index=False))
     return {k: round(v, 3) for k, v in steps.items()}
 

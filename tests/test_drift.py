@@ -4,7 +4,6 @@ and from the same one, the unlabeled performance estimate, the CLI and the noteb
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import numpy as np

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from classifier import data, drift, train as train_stage
+from classifier import data, drift
 from classifier.model import ModelFileError
 from classifier.params import DEFAULT_PARAMS, load_params
 from classifier.inputs import FORMATS, InputError, read_chunks
@@ -32,6 +31,8 @@ def train(
     params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file."),
 ) -> None:
     """Select by cross-validation, train on labeled inquiries, save the model and track the run in MLflow."""
+    from classifier import train as train_stage  # MLflow and the report stack load only for training
+
     try:
         metadata = train_stage.main(load_params(params), data_path, out)
     except (data.InquiryDataError, FileNotFoundError) as error:

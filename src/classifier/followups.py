@@ -35,20 +35,20 @@ def link(keys: pd.DataFrame) -> pd.DataFrame:
     """`follow_up_of` (id of the group's first mail, '' for none) and `contact_number` per row.
 
     `keys` has, per input row in order: id, received_at, topic, in_reply_to, references (space
-    separated message ids) and orders (list of order numbers).
+    separated message ids) and orders (space separated order numbers).
     """
     keys = keys.reset_index(drop=True)
     groups = _Groups(len(keys))
     position_of_id = {rid: i for i, rid in enumerate(keys["id"]) if rid}
     for i, row in enumerate(keys.itertuples()):
-        for parent in {row.in_reply_to, *str(row.references).split()} - {""}:
+        for parent in {row.in_reply_to, *row.references.split()} - {""}:
             if parent in position_of_id:
                 groups.union(i, position_of_id[parent])
     first_by_order: dict[tuple[str, str], int] = {}
     for i, row in enumerate(keys.itertuples()):
         if not isinstance(row.topic, str):
             continue
-        for number in row.orders:
+        for number in row.orders.split():
             key = (number, row.topic)
             if key in first_by_order:
                 groups.union(i, first_by_order[key])

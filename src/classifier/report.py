@@ -80,7 +80,7 @@ def evaluation_markdown(test: pd.DataFrame, result: dict[str, Any], metadata: di
         parts += [
             f"## {name}: per class",
             markdown_table(per_class_table(result["per_class"][name], LABELS[name])),
-            f"Confusion matrix (rows actual, columns predicted):",
+            "Confusion matrix (rows actual, columns predicted):",
             markdown_table(matrices[name].reset_index().rename(columns={"actual": "actual \\ predicted"})),
         ]
     routing = metadata["routing"]

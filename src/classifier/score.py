@@ -63,7 +63,7 @@ def finalize(keys: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
     keys = keys.reset_index(drop=True)
     linked = followups.link(keys)
     repeated = linked["follow_up_of"].ne("") & keys["urgency"].notna()
-    urgency = keys["urgency"].mask(repeated, "high")
+    urgency = keys["urgency"].astype(object).where(keys["urgency"].notna(), None).mask(repeated, "high")
     reason = keys["route_reason"].mask(repeated, "repeated contact: follow-up of " + linked["follow_up_of"])
     return pd.DataFrame(
         {
@@ -138,7 +138,7 @@ class Scorer:
     def score(self, frame: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
         """Score a whole frame in memory and return it in queue order."""
         scored = self.score_chunk(frame)
-        final = finalize(scored[list(KEY_COLUMNS)], sla_params)
+        final = finalize(compact_keys(scored), sla_params)
         scored[final.columns] = final
         return scored[list(self.columns)].sort_values("queue_position", kind="stable").reset_index(drop=True)
 
@@ -255,7 +255,7 @@ def run_batch(
                 part = Path(scratch) / f"part-{number:06d}.pkl"
                 scored.to_pickle(part)
                 parts.append(part)
-                keys.append(scored[list(KEY_COLUMNS)])
+                keys.append(compact_keys(scored))
                 bar.update(len(scored))
         all_keys = pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=list(KEY_COLUMNS))
         final = finalize(all_keys, sla_params)
@@ -276,6 +276,14 @@ def run_batch(
     summary = summarize(final, all_keys, time.perf_counter() - started)
     summary["top"] = pd.concat(heads).sort_values("queue_position") if heads else pd.DataFrame(columns=list(scorer.columns))
     return summary
+
+
+def compact_keys(scored: pd.DataFrame) -> pd.DataFrame:
+    """The per-record keys the second pass needs, as Arrow-backed strings: they are all that grows
+    with the number of records, so they are kept small (order numbers space-joined)."""
+    keys = scored[list(KEY_COLUMNS)].copy()
+    keys["orders"] = keys["orders"].map(" ".join)
+    return keys.astype({c: "string[pyarrow]" for c in KEY_COLUMNS})
 
 
 def summarize(final: pd.DataFrame, keys: pd.DataFrame, seconds: float) -> dict[str, Any]:
