@@ -193,11 +193,12 @@ def new_terms(vocabulary: Mapping[str, int], tokens: pd.Series, top: int) -> tup
         oov += len(missing)
         known += len(words)
         unknown.update(set(missing))
-    terms = [(t if t.startswith("<") else redact(t), n) for t, n in unknown.most_common(top * 2) if n >= 2]
+    frequent = sorted(unknown.items(), key=lambda item: (-item[1], item[0]))[: top * 2]
     merged: Counter[str] = Counter()
-    for term, n in terms:
-        merged[term] += n
-    return oov / max(1, known), merged.most_common(top)
+    for term, n in frequent:
+        if n >= 2:
+            merged[term if term.startswith("<") else redact(term)] += n
+    return oov / max(1, known), sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:top]
 
 
 def performance(current: pd.DataFrame) -> dict[str, Any]:

@@ -209,7 +209,13 @@ def labels_of(frame: pd.DataFrame) -> np.ndarray:
 
 
 def fit(pipeline: Pipeline, frame: pd.DataFrame) -> Pipeline:
-    return pipeline.fit(frame, labels_of(frame))
+    pipeline.fit(frame, labels_of(frame))
+    # The terms min_df dropped are kept only for introspection; as a set they pickle in hash order,
+    # which made the model file (and its checksum) differ between identical trainings.
+    for _, vectorizer in pipeline.named_steps["features"].transformer_list:
+        if hasattr(vectorizer, "stop_words_"):
+            del vectorizer.stop_words_
+    return pipeline
 
 
 def probabilities_frame(
