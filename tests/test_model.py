@@ -75,6 +75,7 @@ def test_scores_one_row_per_input_with_queue_order(model_dir, params):
 
 def test_queue_is_urgency_tier_first_then_oldest_first(model_dir, params):
     wrong = "注文したシャツと別の商品が入っていました。すぐ交換してください。"
+    assert Scorer.load(model_dir).score(inquiries(wrong)).loc[0, "due_by"] != ""  # built-in SLA without params
     frame = inquiries(wrong, "ポイント5倍キャンペーンの対象商品はどれですか。", wrong)
     frame.loc[0, "received_at"] = "2026-03-09T10:00:00+09:00"  # newer than the third
     scored = Scorer.load(model_dir).score(frame, params["sla"])

@@ -203,3 +203,7 @@ def test_parallel_scoring_gives_the_same_output_in_the_same_order(scorer, params
     one, two = pd.read_csv(tmp_path / "one.csv"), pd.read_csv(tmp_path / "two.csv")
     pd.testing.assert_frame_equal(one, two)
     assert list(one["id"]) == list(test_split.head(60)["id"])
+
+
+def test_built_in_sla_matches_the_shipped_params(params):
+    assert sla.DEFAULT == params["sla"]

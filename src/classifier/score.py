@@ -135,10 +135,10 @@ class Scorer:
         result["orders"] = [order_numbers(masked) for masked in found]
         return result
 
-    def score(self, frame: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
-        """Score a whole frame in memory and return it in queue order."""
+    def score(self, frame: pd.DataFrame, sla_params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Score a whole frame in memory and return it in queue order (SLA: params.yaml's `sla`)."""
         scored = self.score_chunk(frame)
-        final = finalize(compact_keys(scored), sla_params)
+        final = finalize(compact_keys(scored), sla_params or sla.DEFAULT)
         scored[final.columns] = final
         return scored[list(self.columns)].sort_values("queue_position", kind="stable").reset_index(drop=True)
 

@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo
 import holidays
 
 JST = ZoneInfo("Asia/Tokyo")
+# Used when a caller gives no `sla` section (the Python API without params.yaml); same as the
+# shipped params.yaml.
+DEFAULT = {"hours": {"high": 4, "medium": 8, "low": 24}, "open_hour": 9, "close_hour": 18}
 
 
 @lru_cache(maxsize=64)
