@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from functools import lru_cache
 
 import fugashi
 
@@ -147,6 +148,7 @@ def _tagger(args: str = _TAGGER_ARGS) -> fugashi.Tagger:
     return taggers[args]
 
 
+@lru_cache(maxsize=1 << 16)  # surfaces repeat: the category look-up per character is the cost
 def _is_punctuation(token: str) -> bool:
     return all(unicodedata.category(c)[0] == "P" for c in token)
 
