@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test install
+.PHONY: run test install bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,3 +29,8 @@ run: $(STAMP)
 
 test: $(STAMP)
 	python -m pytest
+
+# The benchmark suite (docs/performance.md): needs a trained model (make run) and the peer tokenizers.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	python benchmarks/run.py $(ARGS)

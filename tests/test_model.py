@@ -80,3 +80,15 @@ def test_queue_is_urgency_tier_first_then_oldest_first(model_dir, params):
     frame.loc[0, "received_at"] = "2026-03-09T10:00:00+09:00"  # newer than the third
     scored = Scorer.load(model_dir).score(frame, params["sla"])
     assert list(scored["id"]) == ["n2", "n0", "n1"]
+
+
+@pytest.mark.parametrize("estimator", ["linear_svc", "logreg"])
+def test_fitting_the_heads_in_two_processes_gives_the_same_model(corpus, params, estimator):
+    sample = corpus.sample(500, random_state=1)
+    probabilities = []
+    for n_jobs in (1, 2):
+        config = {**params["model"], "estimator": estimator, "n_jobs": n_jobs}
+        pipeline = model.fit(model.build_pipeline(config), sample)
+        probabilities.append(pipeline.predict_proba(corpus.head(50)))
+    for serial, threaded in zip(*probabilities):
+        assert abs(serial - threaded).max() < 1e-12

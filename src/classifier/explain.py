@@ -30,28 +30,32 @@ def readable(name: str) -> str:
     return f"「{term}」" if kind == "chars" else term
 
 
-def top_terms(
-    X: sp.csr_matrix, weights: np.ndarray, rows_class: np.ndarray, names: np.ndarray, k: int
-) -> list[list[str]]:
-    """For each row, the k features with the largest positive contribution to its class."""
-    explanations = []
+def term_names(feature_names: np.ndarray) -> np.ndarray:
+    """The readable name of every feature, computed once per loaded model."""
+    return np.array([readable(name) for name in feature_names], dtype=object)
+
+
+def top_terms(X: sp.csr_matrix, weights: np.ndarray, rows_class: np.ndarray, names: np.ndarray, k: int) -> list[list[str]]:
+    """For each row, the names of the k features with the largest positive contribution to its class."""
     X = sp.csr_matrix(X)
-    for i, cls in enumerate(rows_class):
-        start, end = X.indptr[i], X.indptr[i + 1]
-        columns, values = X.indices[start:end], X.data[start:end]
-        contributions = values * weights[cls, columns]
-        order = np.argsort(-contributions)[:k]
-        explanations.append([readable(names[columns[j]]) for j in order if contributions[j] > 0])
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    contributions = X.data * weights[rows_class[rows], X.indices]  # for the whole batch at once
+    explanations = []
+    for start, end in zip(X.indptr[:-1].tolist(), X.indptr[1:].tolist()):
+        row = contributions[start:end]
+        order = np.argsort(-row)[:k]
+        explanations.append(names[X.indices[start + order[row[order] > 0]]].tolist())
     return explanations
 
 
 def explain(heads: Any, X: Any, probabilities: list[np.ndarray], names: np.ndarray, k: int = 5) -> list[str]:
-    """'topic: t1, t2 | urgency: u1, u2' for each row, from the heads that made the prediction."""
+    """'topic: t1, t2 | urgency: u1, u2' for each row, from the heads that made the prediction;
+    `names` are the features' `term_names`."""
     topic_terms = top_terms(X, class_weights(heads.topic_), probabilities[0].argmax(axis=1), names, k)
     urgency_names = names
     X_urgency = heads.urgency_input(X, probabilities[0])
     if X_urgency.shape[1] > len(names):
-        urgency_names = np.concatenate([names, [f"topic={c}" for c in heads.topic_.classes_]])
+        urgency_names = np.concatenate([names, np.array([f"topic={c}" for c in heads.topic_.classes_], dtype=object)])
     urgency_terms = top_terms(
         X_urgency, class_weights(heads.urgency_), probabilities[1].argmax(axis=1), urgency_names, k
     )

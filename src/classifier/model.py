@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+from joblib import Parallel, delayed, effective_n_jobs
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.naive_bayes import ComplementNB
@@ -32,7 +32,8 @@ from sklearn.svm import LinearSVC
 from classifier.data import COLOURS, LABEL_COLUMNS
 from classifier.explain import explain
 from classifier.mail import strip_quoted
-from classifier.text import JapaneseTokenizer, preprocess, tokenize
+from classifier.features import CharNgramTfidf, WordNgramTfidf
+from classifier.text import preprocess, tokenize
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
@@ -75,6 +76,8 @@ class TriageHeads(BaseEstimator, ClassifierMixin):
     P(high) reaches it, even if another class is more probable: missing a red mail costs more than
     reading an orange one early. With `temperatures` (one per head, fitted on out-of-fold
     predictions), probabilities are temperature-scaled so that confidences are calibrated.
+    With `n_jobs` other than 1, the two heads are fitted in two processes; the result does not
+    depend on it.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class TriageHeads(BaseEstimator, ClassifierMixin):
         random_state: int = 0,
         high_threshold: float | None = None,
         temperatures: tuple[float, float] | None = None,
+        n_jobs: int | None = None,
     ):
         self.estimator = estimator
         self.chain = chain
@@ -92,15 +96,21 @@ class TriageHeads(BaseEstimator, ClassifierMixin):
         self.random_state = random_state
         self.high_threshold = high_threshold
         self.temperatures = temperatures
+        self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: np.ndarray) -> TriageHeads:
         y = np.asarray(y)
-        self.topic_ = clone(self.estimator).fit(X, y[:, 0])
         if self.chain:
+            self.topic_ = clone(self.estimator).fit(X, y[:, 0])
             folds = StratifiedKFold(self.chain_folds, shuffle=True, random_state=self.random_state)
             topic_proba = cross_val_predict(clone(self.estimator), X, y[:, 0], cv=folds, method="predict_proba")
-            X = self._with_topic(X, topic_proba)
-        self.urgency_ = clone(self.estimator).fit(X, y[:, 1])
+            self.urgency_ = clone(self.estimator).fit(self._with_topic(X, topic_proba), y[:, 1])
+        else:
+            # Processes, not threads: liblinear draws from one global random generator, so two fits
+            # in threads of one process would not be reproducible.
+            self.topic_, self.urgency_ = Parallel(n_jobs=min(2, effective_n_jobs(self.n_jobs)))(
+                delayed(clone(self.estimator).fit)(X, y[:, head]) for head in (0, 1)
+            )
         self.classes_ = [self.topic_.classes_, self.urgency_.classes_]
         return self
 
@@ -166,20 +176,9 @@ def inquiry_tokens(texts: list[str]) -> list[str]:
 def build_features(params: Mapping[str, Any]) -> FeatureUnion:
     """Word and/or character TF-IDF over the preprocessed text, as `params['features']` lists."""
     extractors = {
-        "words": lambda: TfidfVectorizer(
-            tokenizer=JapaneseTokenizer(),
-            token_pattern=None,
-            lowercase=False,
-            ngram_range=(1, params["word_ngram_max"]),
-            min_df=params["word_min_df"],
-            sublinear_tf=True,
-        ),
-        "chars": lambda: TfidfVectorizer(
-            analyzer="char",
-            lowercase=False,
-            ngram_range=(params["char_ngram_min"], params["char_ngram_max"]),
-            min_df=params["char_min_df"],
-            sublinear_tf=True,
+        "words": lambda: WordNgramTfidf(ngram_max=params["word_ngram_max"], min_df=params["word_min_df"], sublinear_tf=True),
+        "chars": lambda: CharNgramTfidf(
+            ngram_min=params["char_ngram_min"], ngram_max=params["char_ngram_max"], min_df=params["char_min_df"], sublinear_tf=True
         ),
     }
     return FeatureUnion([(name, extractors[name]()) for name in params["features"]])
@@ -194,6 +193,7 @@ def build_heads(params: Mapping[str, Any], seed: int = 0) -> TriageHeads:
         random_state=seed,
         high_threshold=params.get("high_threshold"),
         temperatures=tuple(temperatures) if temperatures else None,
+        n_jobs=params.get("n_jobs"),
     )
 
 
@@ -209,13 +209,7 @@ def labels_of(frame: pd.DataFrame) -> np.ndarray:
 
 
 def fit(pipeline: Pipeline, frame: pd.DataFrame) -> Pipeline:
-    pipeline.fit(frame, labels_of(frame))
-    # The terms min_df dropped are kept only for introspection; as a set they pickle in hash order,
-    # which made the model file (and its checksum) differ between identical trainings.
-    for _, vectorizer in pipeline.named_steps["features"].transformer_list:
-        if hasattr(vectorizer, "stop_words_"):
-            del vectorizer.stop_words_
-    return pipeline
+    return pipeline.fit(frame, labels_of(frame))
 
 
 def probabilities_frame(
@@ -249,7 +243,7 @@ def predict(
 ) -> pd.DataFrame:
     """Topic and urgency with their confidences and the triage colour, one row per input row.
 
-    With `feature_names` (from `feature_names_of`), an `explanation` column names the terms that
+    With `feature_names` (`explain.term_names` of `feature_names_of`), an `explanation` column names the terms that
     pushed each decision. Features are computed once for both heads and the explanation; `texts`
     are the frame's `inquiry_texts` when the caller has them already.
     """

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from classifier import data, followups, model, routing, sla
 from classifier.data import COLOURS
+from classifier.explain import term_names
 from classifier.inputs import materialize
 from classifier.text import order_numbers, redact
 
@@ -40,7 +41,8 @@ def record_errors(frame: pd.DataFrame) -> pd.Series:
     """Per-row problems of unlabeled inquiries as one message per row ('' when fine)."""
     allowed = {"channel": data.CHANNELS + ("",)}
     errors = []
-    for row, record in enumerate(frame.to_dict("records"), start=1):
+    checked = [c for c in (*data.TEXT_COLUMNS, "input_error") if c in frame]  # only these: to_dict is the cost
+    for row, record in enumerate(frame[checked].to_dict("records"), start=1):
         record = {**{c: "" for c in data.TEXT_COLUMNS}, **record}
         if record.get("input_error"):  # an unreadable record has no fields worth checking
             errors.append(record["input_error"])
@@ -86,7 +88,7 @@ class Scorer:
         self.pipeline = pipeline
         self.metadata = metadata
         self.version = version
-        self.feature_names = model.feature_names_of(pipeline)
+        self.feature_names = term_names(model.feature_names_of(pipeline))
         # The model's tokens per record, for `classifier drift`; off by default (it tokenizes twice).
         self.drift_columns = drift_columns
         self.columns = OUTPUT_COLUMNS + (DRIFT_COLUMNS if drift_columns else ())

@@ -21,6 +21,7 @@ def _japan(year: int) -> holidays.HolidayBase:
     return holidays.Japan(years=year)
 
 
+@lru_cache(maxsize=4096)  # a batch spans few days; the holiday look-up is most of a deadline's cost
 def is_business_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _japan(day.year)
 

@@ -23,7 +23,8 @@ CANDIDATE, CHAMPION = "candidate", "champion"
 TRUSTED_TYPES = [
     "classifier.model.InquiryText",
     "classifier.model.TriageHeads",
-    "classifier.text.JapaneseTokenizer",
+    "classifier.features.CharNgramTfidf",
+    "classifier.features.WordNgramTfidf",
     # scikit-learn's own private helpers that skops does not trust by default
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
