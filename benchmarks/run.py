@@ -153,10 +153,9 @@ def step_shares(frame: pd.DataFrame, mails: list[bytes], pipeline, metadata, sla
         steps["vectorize (incl. tokenize)"] = vectorize
         heads = pipeline.named_steps["heads"]
         probabilities, steps["predict"] = timed(heads.predict_proba, X)
-        names = model.feature_names_of(pipeline)
-        from classifier.explain import explain
+        from classifier.explain import Explainer
 
-        _, steps["explain"] = timed(explain, heads, X, probabilities, names)
+        _, steps["explain"] = timed(Explainer(pipeline), heads, X, probabilities)
         scorer = Scorer(pipeline, metadata, "bench")
         scored, total = timed(scorer.score_chunk, frame)
         steps["score_chunk total"] = total

@@ -30,11 +30,6 @@ def readable(name: str) -> str:
     return f"「{term}」" if kind == "chars" else term
 
 
-def term_names(feature_names: np.ndarray) -> np.ndarray:
-    """The readable name of every feature, computed once per loaded model."""
-    return np.array([readable(name) for name in feature_names], dtype=object)
-
-
 def top_terms(X: sp.csr_matrix, weights: np.ndarray, rows_class: np.ndarray, names: np.ndarray, k: int) -> list[list[str]]:
     """For each row, the names of the k features with the largest positive contribution to its class."""
     X = sp.csr_matrix(X)
@@ -48,15 +43,22 @@ def top_terms(X: sp.csr_matrix, weights: np.ndarray, rows_class: np.ndarray, nam
     return explanations
 
 
-def explain(heads: Any, X: Any, probabilities: list[np.ndarray], names: np.ndarray, k: int = 5) -> list[str]:
-    """'topic: t1, t2 | urgency: u1, u2' for each row, from the heads that made the prediction;
-    `names` are the features' `term_names`."""
-    topic_terms = top_terms(X, class_weights(heads.topic_), probabilities[0].argmax(axis=1), names, k)
-    urgency_names = names
-    X_urgency = heads.urgency_input(X, probabilities[0])
-    if X_urgency.shape[1] > len(names):
-        urgency_names = np.concatenate([names, np.array([f"topic={c}" for c in heads.topic_.classes_], dtype=object)])
-    urgency_terms = top_terms(
-        X_urgency, class_weights(heads.urgency_), probabilities[1].argmax(axis=1), urgency_names, k
-    )
-    return [f"topic: {', '.join(t)} | urgency: {', '.join(u)}" for t, u in zip(topic_terms, urgency_terms)]
+class Explainer:
+    """Explains the predictions of one fitted pipeline: the readable feature names and each head's
+    class weights are computed once, not per batch."""
+
+    def __init__(self, pipeline: Any):
+        heads = pipeline.named_steps["heads"]
+        self.names = np.array([readable(n) for n in pipeline.named_steps["features"].get_feature_names_out()], dtype=object)
+        self.weights = (class_weights(heads.topic_), class_weights(heads.urgency_))
+        self.urgency_names = self.names
+        if heads.chain:  # the chained urgency head also weighs the topic probabilities
+            topics = np.array([f"topic={c}" for c in heads.topic_.classes_], dtype=object)
+            self.urgency_names = np.concatenate([self.names, topics])
+
+    def __call__(self, heads: Any, X: Any, probabilities: list[np.ndarray], k: int = 5) -> list[str]:
+        """'topic: t1, t2 | urgency: u1, u2' for each row of features X with these probabilities."""
+        topic_terms = top_terms(X, self.weights[0], probabilities[0].argmax(axis=1), self.names, k)
+        X_urgency = heads.urgency_input(X, probabilities[0])
+        urgency_terms = top_terms(X_urgency, self.weights[1], probabilities[1].argmax(axis=1), self.urgency_names, k)
+        return [f"topic: {', '.join(t)} | urgency: {', '.join(u)}" for t, u in zip(topic_terms, urgency_terms)]

@@ -30,7 +30,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from classifier.data import COLOURS, LABEL_COLUMNS
-from classifier.explain import explain
+from classifier.explain import Explainer
 from classifier.mail import strip_quoted
 from classifier.features import CharNgramTfidf, WordNgramTfidf
 from classifier.text import preprocess, tokenize
@@ -239,25 +239,21 @@ def decide_high(predicted: pd.DataFrame, threshold: float | None) -> pd.DataFram
 
 
 def predict(
-    pipeline: Pipeline, frame: pd.DataFrame, feature_names: np.ndarray | None = None, texts: list[str] | None = None
+    pipeline: Pipeline, frame: pd.DataFrame, explainer: Explainer | None = None, texts: list[str] | None = None
 ) -> pd.DataFrame:
     """Topic and urgency with their confidences and the triage colour, one row per input row.
 
-    With `feature_names` (`explain.term_names` of `feature_names_of`), an `explanation` column names the terms that
-    pushed each decision. Features are computed once for both heads and the explanation; `texts`
-    are the frame's `inquiry_texts` when the caller has them already.
+    With an `Explainer` of the pipeline, an `explanation` column names the terms that pushed each
+    decision. Features are computed once for both heads and the explanation; `texts` are the
+    frame's `inquiry_texts` when the caller has them already.
     """
     X = pipeline.named_steps["features"].transform(inquiry_texts(frame) if texts is None else texts)
     heads = pipeline.named_steps["heads"]
     probabilities = heads.predict_proba(X)
     result = probabilities_frame(heads.classes_, probabilities, frame.index, heads.high_threshold)
-    if feature_names is not None:
-        result["explanation"] = explain(heads, X, probabilities, feature_names)
+    if explainer is not None:
+        result["explanation"] = explainer(heads, X, probabilities)
     return result
-
-
-def feature_names_of(pipeline: Pipeline) -> np.ndarray:
-    return pipeline.named_steps["features"].get_feature_names_out()
 
 
 def sha256_file(path: Path) -> str:

@@ -8,6 +8,8 @@ writes the output atomically. The model and its feature names are loaded once.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import multiprocessing
 import os
 import tempfile
@@ -18,12 +20,13 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from classifier import data, followups, model, routing, sla
 from classifier.data import COLOURS
-from classifier.explain import term_names
+from classifier.explain import Explainer
 from classifier.inputs import materialize
 from classifier.text import order_numbers, redact
 
@@ -60,8 +63,8 @@ def queue_positions(urgency: pd.Series, received_at: pd.Series) -> pd.Series:
     return pd.Series(range(1, len(order) + 1), index=order.index).reindex(urgency.index)
 
 
-def finalize(keys: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
-    """Batch-wide decisions: follow-ups raised to high, queue positions and due dates."""
+def queue_decisions(keys: pd.DataFrame) -> pd.DataFrame:
+    """Batch-wide decisions: follow-ups raised to high, routes and queue positions."""
     keys = keys.reset_index(drop=True)
     linked = followups.link(keys)
     repeated = linked["follow_up_of"].ne("") & keys["urgency"].notna()
@@ -76,9 +79,20 @@ def finalize(keys: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
             "follow_up_of": linked["follow_up_of"],
             "contact_number": linked["contact_number"],
             "queue_position": queue_positions(urgency, keys["received_at"]),
-            "due_by": [sla.due_by(r, u, sla_params) if isinstance(u, str) else "" for r, u in zip(keys["received_at"], urgency)],
         }
     )
+
+
+def deadlines(received_at: Iterable[str], urgency: Iterable[Any], sla_params: dict[str, Any]) -> list[str]:
+    """`due_by` per record ('' for unscored records)."""
+    return [sla.due_by(r, u, sla_params) if isinstance(u, str) else "" for r, u in zip(received_at, urgency)]
+
+
+def finalize(keys: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
+    """The batch-wide decisions and the deadlines that follow from them."""
+    decisions = queue_decisions(keys)
+    decisions["due_by"] = deadlines(keys["received_at"].tolist(), decisions["urgency"], sla_params)
+    return decisions
 
 
 class Scorer:
@@ -88,7 +102,7 @@ class Scorer:
         self.pipeline = pipeline
         self.metadata = metadata
         self.version = version
-        self.feature_names = term_names(model.feature_names_of(pipeline))
+        self.explainer = Explainer(pipeline)
         # The model's tokens per record, for `classifier drift`; off by default (it tokenizes twice).
         self.drift_columns = drift_columns
         self.columns = OUTPUT_COLUMNS + (DRIFT_COLUMNS if drift_columns else ())
@@ -106,7 +120,7 @@ class Scorer:
         return cls(pipeline, metadata, f"{source}#sha256:{metadata['model_sha256'][:12]}", drift_columns)
 
     def predict(self, frame: pd.DataFrame, texts: list[str] | None = None) -> pd.DataFrame:
-        predicted = model.predict(self.pipeline, frame, self.feature_names, texts)
+        predicted = model.predict(self.pipeline, frame, self.explainer, texts)
         return predicted.join(routing.route(predicted, self.metadata["routing"]))
 
     def score_chunk(self, chunk: pd.DataFrame) -> pd.DataFrame:
@@ -157,29 +171,37 @@ def check_output(path: Path) -> str:
     return suffix
 
 
+def rendered(frame: pd.DataFrame, suffix: str, header: bool) -> str | pd.DataFrame:
+    """A typed part as the output file needs it: text for CSV and JSONL, the frame for Parquet."""
+    if suffix == ".csv":
+        return frame.to_csv(index=False, header=header)
+    if suffix == ".parquet":
+        return frame
+    return frame.to_json(orient="records", lines=True, force_ascii=False)
+
+
 class _Writer:
-    """Appends chunks to CSV, JSONL or Parquet (by extension)."""
+    """Appends rendered parts to one CSV, JSONL or Parquet file (by extension)."""
 
     def __init__(self, path: Path, suffix: str):
-        self.path, self.suffix, self.parquet, self.first = path, suffix, None, True
+        self.path, self.parquet = path, None
+        self.text = None if suffix == ".parquet" else path.open("w", encoding="utf-8")
 
-    def write(self, frame: pd.DataFrame) -> None:
-        if self.suffix == ".csv":
-            frame.to_csv(self.path, index=False, mode="w" if self.first else "a", header=self.first, encoding="utf-8")
-        elif self.suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    def write(self, part: str | pd.DataFrame) -> None:
+        if self.text is not None:
+            self.text.write(part)
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if self.parquet is None:
-                self.parquet = pq.ParquetWriter(self.path, table.schema)
-            self.parquet.write_table(table.cast(self.parquet.schema))
-        else:
-            with self.path.open("w" if self.first else "a", encoding="utf-8") as handle:
-                frame.to_json(handle, orient="records", lines=True, force_ascii=False)
-        self.first = False
+        table = pa.Table.from_pandas(part, preserve_index=False)
+        if self.parquet is None:
+            self.parquet = pq.ParquetWriter(self.path, table.schema)
+        self.parquet.write_table(table.cast(self.parquet.schema))
 
     def close(self) -> None:
+        if self.text is not None:
+            self.text.close()
         if self.parquet is not None:
             self.parquet.close()
 
@@ -209,30 +231,55 @@ def _start_worker(scorer: Scorer) -> None:
     _worker_scorer = scorer
 
 
-def _score_in_worker(chunk: pd.DataFrame) -> pd.DataFrame:
+def score_to_part(scorer: Scorer, chunk: pd.DataFrame, part: Path) -> pd.DataFrame:
+    """Score a chunk, spool it to `part` and return its per-record keys (all the second pass keeps)."""
+    scored = scorer.score_chunk(chunk)
+    scored.to_pickle(part)
+    return compact_keys(scored)
+
+
+def _score_in_worker(chunk: pd.DataFrame, part: Path) -> pd.DataFrame:
     assert _worker_scorer is not None
-    return _worker_scorer.score_chunk(chunk)
+    return score_to_part(_worker_scorer, chunk, part)
 
 
-def scored_chunks(scorer: Scorer, chunks: Iterable[pd.DataFrame], jobs: int = 1) -> Iterator[pd.DataFrame]:
-    """Score chunks in input order, in `jobs` worker processes when jobs > 1.
+def render_part(
+    part: Path, decisions: pd.DataFrame, columns: tuple[str, ...], sla_params: dict[str, Any], suffix: str, header: bool, top: int
+) -> tuple[str | pd.DataFrame, pd.DataFrame]:
+    """A spooled part with its batch-wide decisions and deadlines, rendered for the output file;
+    and its records among the first `top` of the queue."""
+    scored = pd.read_pickle(part)
+    scored[decisions.columns] = decisions.to_numpy()
+    scored["due_by"] = deadlines(scored["received_at"], scored["urgency"], sla_params)
+    scored = _typed(scored.reindex(columns=list(columns)))
+    return rendered(scored, suffix, header), scored[scored["queue_position"] <= top]
 
-    Workers are forked after the model is loaded, so each shares it copy-on-write instead of loading
-    it again, and each has its own MeCab tagger. At most 2 x jobs chunks are in flight, so memory
-    stays bounded however long the input is.
-    """
+
+@contextlib.contextmanager
+def _workers(scorer: Scorer, jobs: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes forked after the model is loaded, so each shares it copy-on-write instead of
+    loading it again (each has its own MeCab tagger); None for one process."""
     if jobs <= 1:
-        yield from map(scorer.score_chunk, chunks)
+        yield None
         return
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(scorer,)) as pool:
-        pending: deque = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(_score_in_worker, chunk))
-            if len(pending) >= 2 * jobs:
-                yield pending.popleft().result()
-        while pending:
+        yield pool
+
+
+def _in_order(pool: ProcessPoolExecutor | None, function: Any, calls: Iterable[tuple], jobs: int) -> Iterator[Any]:
+    """function(*call) for each call, in order; in the pool with at most 2 x jobs calls in flight,
+    so memory stays bounded however long the input is."""
+    if pool is None:
+        yield from (function(*call) for call in calls)
+        return
+    pending: deque = deque()
+    for call in calls:
+        pending.append(pool.submit(function, *call))
+        if len(pending) >= 2 * jobs:
             yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def run_batch(
@@ -246,36 +293,41 @@ def run_batch(
 ) -> dict[str, Any]:
     """Score a stream of chunks into `output` (written atomically); returns the run's summary, with
     the first `top` records of the queue under "top". `progress=None` shows a bar only on a terminal.
+
+    First pass: workers score chunks and spool them to part files, sending back only the keys.
+    Then the batch-wide decisions are taken on the keys; second pass: workers render each part with
+    its decisions and deadlines, and the main process appends them to the output in order.
     """
     output = Path(output)
     suffix = check_output(output)  # fail on a bad output path before any work
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=".scoring-", dir=output.parent) as scratch:
-        parts, keys = [], []
+    with tempfile.TemporaryDirectory(prefix=".scoring-", dir=output.parent) as scratch, _workers(scorer, jobs) as pool:
+        score = _score_in_worker if pool is not None else functools.partial(score_to_part, scorer)
+        calls = ((chunk, Path(scratch) / f"part-{number:06d}.pkl") for number, chunk in enumerate(chunks))
+        keys = []
         with tqdm(unit="mail", desc="scoring", disable=None if progress is None else not progress) as bar:
-            for number, scored in enumerate(scored_chunks(scorer, chunks, jobs)):
-                part = Path(scratch) / f"part-{number:06d}.pkl"
-                scored.to_pickle(part)
-                parts.append(part)
-                keys.append(compact_keys(scored))
-                bar.update(len(scored))
+            for part_keys in _in_order(pool, score, calls, jobs):
+                keys.append(part_keys)
+                bar.update(len(part_keys))
+        parts = [Path(scratch) / f"part-{number:06d}.pkl" for number in range(len(keys))]
         all_keys = pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=list(KEY_COLUMNS))
-        final = finalize(all_keys, sla_params)
+        decisions = queue_decisions(all_keys)
+        offsets = np.cumsum([0, *map(len, keys)])
+        calls = (
+            (part, decisions.iloc[start:end].reset_index(drop=True), scorer.columns, sla_params, suffix, number == 0, top)
+            for number, (part, start, end) in enumerate(zip(parts, offsets[:-1], offsets[1:]))
+        )
         temporary = Path(scratch) / f"output{suffix}"
         writer = _Writer(temporary, suffix)
-        offset, heads = 0, []
-        for part in parts:
-            scored = pd.read_pickle(part)
-            scored[final.columns] = final.iloc[offset : offset + len(scored)].to_numpy()
-            scored = _typed(scored.reindex(columns=list(scorer.columns)))
-            writer.write(scored)
-            heads.append(scored[scored["queue_position"] <= top])
-            offset += len(scored)
+        heads = []
+        for text, head in _in_order(pool, render_part, calls, jobs):
+            writer.write(text)
+            heads.append(head)
         if not parts:
-            writer.write(_typed(pd.DataFrame(columns=list(scorer.columns))))
+            writer.write(rendered(_typed(pd.DataFrame(columns=list(scorer.columns))), suffix, header=True))
         writer.close()
         os.replace(temporary, output)
-    summary = summarize(final, all_keys, time.perf_counter() - started)
+    summary = summarize(decisions, all_keys, time.perf_counter() - started)
     summary["top"] = pd.concat(heads).sort_values("queue_position") if heads else pd.DataFrame(columns=list(scorer.columns))
     return summary
 
