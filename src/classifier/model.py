@@ -58,9 +58,10 @@ class InquiryText(BaseEstimator, TransformerMixin):
 def inquiry_texts(frame: pd.DataFrame, found: list[dict[str, list[str]]] | None = None) -> list[str]:
     """What the model reads of each inquiry; with `found`, the masked strings of each are collected
     there too (the scoring path reads order numbers this way instead of normalizing twice)."""
-    subjects = frame["subject"] if "subject" in frame else [""] * len(frame)
+    # Plain lists: element-wise iteration of pandas' Arrow-backed strings costs about 1 µs per value.
+    subjects = frame["subject"].tolist() if "subject" in frame else [""] * len(frame)
     texts = []
-    for subject, body in zip(subjects, frame["body"]):
+    for subject, body in zip(subjects, frame["body"].tolist()):
         masked: dict[str, list[str]] = {}
         texts.append(preprocess(f"{subject} {strip_quoted(body)}", masked))
         if found is not None:
