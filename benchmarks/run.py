@@ -94,6 +94,9 @@ def rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds else float("inf")
 
 
+FLOOR_STEP = "MeCab parse alone (the floor)"
+
+
 def timed(function, *args):
     started = time.perf_counter()
     result = function(*args)
@@ -169,33 +172,40 @@ def score_command(source: Path, output: Path, jobs: int, model_dir: Path) -> dic
     return run_child(code)
 
 
+def best_of_two(function, *args):
+    """Result and the faster of two runs (the second runs with warm caches, as after a batch's first chunks)."""
+    result, first = timed(function, *args)
+    _, second = timed(function, *args)
+    return result, min(first, second)
+
+
 def step_shares(frame: pd.DataFrame, mails: list[bytes], pipeline, metadata, sla) -> dict[str, float]:
-    """Seconds per step of the scoring path on the same records, in process."""
+    """Seconds per step of the scoring path on the same records, in process; the first step is
+    MeCab's parse of the same texts, the floor the others are compared with."""
+    from classifier.explain import Explainer
     from classifier.mail import strip_quoted
     from classifier.score import Scorer, _typed, compact_keys, finalize
 
     steps: dict[str, float] = {}
+    tagger = _tagger()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "in.csv"
         frame.to_csv(path, index=False)
-        _, steps["read CSV"] = timed(lambda: pd.read_csv(path, dtype=str, keep_default_na=False))
-        _, steps["parse mail"] = timed(lambda: [parse_message(m, "x") for m in mails])
         raw = [f"{s} {strip_quoted(b)}" for s, b in zip(frame["subject"], frame["body"])]
-        normalized, steps["normalize"] = timed(lambda: [normalize(t) for t in raw])
-        masked, steps["mask"] = timed(lambda: [mask(t) for t in normalized])
-        _, steps["tokenize (MeCab + Python)"] = timed(lambda: [tokenize(t) for t in masked])
-        X, vectorize = timed(pipeline.named_steps["features"].transform, masked)
-        steps["vectorize (incl. tokenize)"] = vectorize
+        _, steps[FLOOR_STEP] = best_of_two(lambda: [tagger.parse(t) for t in raw])
+        _, steps["read CSV"] = best_of_two(lambda: pd.read_csv(path, dtype=str, keep_default_na=False))
+        _, steps["parse mail"] = best_of_two(lambda: [parse_message(m, "x") for m in mails])
+        normalized, steps["normalize"] = best_of_two(lambda: [normalize(t) for t in raw])
+        masked, steps["mask"] = best_of_two(lambda: [mask(t) for t in normalized])
+        _, steps["tokenize (MeCab + Python)"] = best_of_two(lambda: [tokenize(t) for t in masked])
+        X, steps["vectorize (incl. tokenize)"] = best_of_two(pipeline.named_steps["features"].transform, masked)
         heads = pipeline.named_steps["heads"]
-        probabilities, steps["predict"] = timed(heads.predict_proba, X)
-        from classifier.explain import Explainer
-
-        _, steps["explain"] = timed(Explainer(pipeline), heads, X, probabilities)
+        probabilities, steps["predict"] = best_of_two(heads.predict_proba, X)
+        _, steps["explain"] = best_of_two(Explainer(pipeline), heads, X, probabilities)
         scorer = Scorer(pipeline, metadata, "bench")
-        scored, total = timed(scorer.score_chunk, frame)
-        steps["score_chunk total"] = total
-        _, steps["queue, follow-ups, SLA"] = timed(finalize, compact_keys(scored), sla)
-        _, steps["write CSV"] = timed(lambda: _typed(scored.reindex(columns=list(scorer.columns))).to_csv(Path(folder) / "o.csv", index=False))
+        scored, steps["score_chunk total"] = best_of_two(scorer.score_chunk, frame)
+        _, steps["queue, follow-ups, SLA"] = best_of_two(finalize, compact_keys(scored), sla)
+        _, steps["write CSV"] = best_of_two(lambda: _typed(scored.reindex(columns=list(scorer.columns))).to_csv(Path(folder) / "o.csv", index=False))
     return {k: round(v, 3) for k, v in steps.items()}
 
 
@@ -237,7 +247,7 @@ def peers(texts: list[str]) -> dict[str, float | str]:
     try:
         from sudachipy import dictionary
 
-        sudachi = dictionary.Dictionary().create()
+        sudachi = dictionary.Dictionary().tokenizer()
         _, seconds = timed(lambda: [[m.dictionary_form() for m in sudachi.tokenize(t)] for t in texts])
         result["sudachipy"] = rate(len(texts), seconds)
     except ImportError:
@@ -313,7 +323,7 @@ def print_table(results: dict) -> None:
         (".eml folder, 1 process", f"{results['eml_single']['docs_per_s']:,.0f} docs/s", f"{results['eml_single']['docs_per_s'] / results['floor_docs_per_s']:.2f}"),
         (".eml folder, --jobs 2", f"{results['eml_jobs2']['docs_per_s']:,.0f} docs/s", ""),
     ]
-    floor_seconds = results["steps_seconds_on"] / results["floor_docs_per_s"]
+    floor_seconds = results["steps_seconds"][FLOOR_STEP]
     for step, seconds in results["steps_seconds"].items():
         rows.append((f"  step: {step}", f"{seconds:.3f} s / {results['steps_seconds_on']} docs", f"{seconds / floor_seconds:.2f} × the floor's time"))
     for size, figures in results["training"].items():
