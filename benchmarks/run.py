@@ -1,7 +1,7 @@
 """Benchmark suite: the cost of the scoring path against the MeCab floor, measured in one run on the
 same texts, plus training time, memory, model size, cold start and peer tokenizers.
 
-    python benchmarks/run.py                 # 200k records (about half an hour on 2 cores)
+    python benchmarks/run.py                 # 200k records, 100k training, 1M for memory: ~20 min on 2 cores
     python benchmarks/run.py --n 2000 --quick
 
 Prints one table and writes benchmarks/results.json. Figures are ratios measured side by side: the
