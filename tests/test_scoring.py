@@ -195,14 +195,19 @@ def test_tampered_model_is_refused_by_the_command(model_dir, tmp_path):
     assert not (tmp_path / "q.csv").exists()
 
 
-def test_parallel_scoring_gives_the_same_output_in_the_same_order(scorer, params, tmp_path, test_split):
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_parallel_scoring_gives_the_same_output_in_the_same_order(scorer, params, tmp_path, test_split, suffix):
     path = tmp_path / "batch.csv"
     test_split.head(60).to_csv(path, index=False)
-    run_batch(scorer, read_chunks(path, size=7), tmp_path / "one.csv", params["sla"], progress=False, jobs=1)
-    run_batch(scorer, read_chunks(path, size=7), tmp_path / "two.csv", params["sla"], progress=False, jobs=2)
-    one, two = pd.read_csv(tmp_path / "one.csv"), pd.read_csv(tmp_path / "two.csv")
+    summaries = [
+        run_batch(scorer, read_chunks(path, size=7), tmp_path / f"{jobs}{suffix}", params["sla"], progress=False, top=5, jobs=jobs)
+        for jobs in (1, 2)
+    ]
+    read = {".csv": pd.read_csv, ".jsonl": lambda f: pd.read_json(f, lines=True), ".parquet": pd.read_parquet}[suffix]
+    one, two = read(tmp_path / f"1{suffix}"), read(tmp_path / f"2{suffix}")
     pd.testing.assert_frame_equal(one, two)
     assert list(one["id"]) == list(test_split.head(60)["id"])
+    assert list(summaries[0]["top"]["id"]) == list(summaries[1]["top"]["id"]) == list(one.sort_values("queue_position")["id"][:5])
 
 
 def test_built_in_sla_matches_the_shipped_params(params):
