@@ -3,7 +3,7 @@
 The same matrices as scikit-learn's `TfidfVectorizer` (smooth idf, optional sublinear tf, l2-normed
 rows; tested against it) for character n-grams up to length 3 and word n-grams up to bigrams, without
 a Python step per n-gram: a character n-gram is its code points packed into one 64-bit integer, a word
-bigram the pair of its unigram ids, and the vocabulary look-up is one array search for the batch.
+bigram the pair of its unigram ids, and the vocabulary look-up is one hash look-up for the batch.
 scikit-learn's analyzer and vocabulary loop were the largest cost of scoring (docs/performance.md).
 """
 
@@ -45,7 +45,8 @@ def char_ngram_keys(texts: list[str], ngram_min: int, ngram_max: int) -> tuple[n
         for j in range(1, n):
             key |= codes[j : j + starts] << (_BITS * j)
         last = slice(n - 1, n - 1 + starts)
-        inside = (owner[:starts] == owner[last]) & ~boundary[last] & ~boundary[:starts]
+        # An n-gram that starts at a boundary ends in the next text: the owner test excludes it.
+        inside = (owner[:starts] == owner[last]) & ~boundary[last]
         documents.append(owner[:starts][inside])
         keys.append(key[inside])
     if not keys:
@@ -151,7 +152,7 @@ class CharNgramTfidf(_NgramTfidf):
         parts = []
         for start in range(0, len(X), _BATCH):
             documents, keys = char_ngram_keys(X[start : start + _BATCH], self.ngram_min, self.ngram_max)
-            parts.append(document_frequency(documents + start, keys))
+            parts.append(document_frequency(documents, keys))
         keys, frequencies = merge_frequencies(parts)
         kept = frequencies >= self.min_df
         if not kept.any():
