@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from classifier import features, model
+from classifier import features, model, text
 from classifier.features import CharNgramTfidf, WordNgramTfidf, char_ngram_keys, char_ngram_text
 from classifier.text import tokenize
 
@@ -58,6 +58,15 @@ def test_batches_do_not_change_the_result(texts, monkeypatch):
         assert abs(fitted.transform(texts) - extractor.transform(texts)).max() == 0
 
 
+def test_a_full_line_cache_is_cleared_without_changing_the_result(texts, monkeypatch):
+    fitted = WordNgramTfidf().fit(texts)
+    expected = fitted.transform(texts)  # the cache now holds every line of these texts
+    monkeypatch.setattr(text, "_MAX_CACHED_LINES", 7)
+    again = WordNgramTfidf().fit(texts)
+    assert abs(again.transform(texts) - expected).max() == 0
+    assert len(again._caches()["line_columns"]) <= 7
+
+
 def test_char_keys_round_trip_and_stop_at_text_boundaries():
     documents, keys = char_ngram_keys(["ab", "", "c😀"], 1, 3)
     grams = [(int(d), char_ngram_text(int(k))) for d, k in zip(documents, keys)]
@@ -81,7 +90,7 @@ def test_bad_settings_are_clear_errors(texts):
 def test_fitted_extractors_pickle_without_their_lookup_tables_and_work_in_a_new_process(texts, tmp_path):
     fitted = [CharNgramTfidf(min_df=2).fit(texts), WordNgramTfidf().fit(texts)]
     before = [len(pickle.dumps(e)) for e in fitted]
-    expected = [e.transform(texts[:20]) for e in fitted]  # builds the hash indexes
+    expected = [e.transform(texts[:20]) for e in fitted]  # fills the look-up caches
     assert [len(pickle.dumps(e)) for e in fitted] == before
     path = tmp_path / "extractors.pkl"
     path.write_bytes(pickle.dumps((fitted, texts[:20])))

@@ -1,9 +1,12 @@
 """Code tests of normalization, masking and tokenization: exact expected outputs, case by case."""
 
+import random
+import unicodedata
 
 import pytest
 
-from classifier.text import mask, normalize, preprocess, tokenize
+from classifier import model
+from classifier.text import mask, nfkc, normalize, preprocess, tokenize
 
 NORMALIZE_CASES = [
     ("ｽﾏﾎのｹｰｽ", "スマホのケース"),  # half-width katakana
@@ -25,6 +28,8 @@ NORMALIZE_CASES = [
     ("  お世話に\n\nなります\t。 ", "お世話に なります 。"),  # whitespace collapsed
     ("㈱テスト", "(株)テスト"),  # NFKC decomposes enclosed forms
     ("①の部品", "1の部品"),
+    ("ﾊﾟｿｺﾝとか\u3099", "パソコンとが"),  # a combining voiced mark joins the kana before it
+    ("ｶﾞ\u1100\u1161\u11a8", "ガ각"),  # Hangul jamo compose
 ]
 
 MASK_CASES = [
@@ -104,3 +109,28 @@ def test_tagger_is_created_once_per_thread():
     first = text._tagger()
     tokenize("二回目")
     assert text._tagger() is first
+
+
+# Characters NFKC changes, reorders or composes, mixed with kana, kanji and ASCII it leaves alone.
+NFKC_POOL = (
+    "ｶﾞｷﾞﾊﾟﾟﾞ゛゜か\u3099は\u309aＡＢ１２！？　〜～ーｰ①㈱㍿アイ가\u1100\u1161\u11a8e\u0301\u0327c\u0300\u0323"
+    "ﬁ\u00bd\u2126Å\u212b😀𝐀\U0002f800漢字。、0a-! \u0b47\u0b3e\u0cc6\u0cd5"
+)
+
+
+def test_nfkc_equals_unicodedata_on_corpus_texts_and_random_mixtures(corpus):
+    texts = model.inquiry_texts(corpus.head(300)) + corpus["body"].head(300).tolist()
+    rng = random.Random(0)
+    texts += ["".join(rng.choice(NFKC_POOL) for _ in range(rng.randint(0, 16))) for _ in range(20_000)]
+    assert [nfkc(t) for t in texts] == [unicodedata.normalize("NFKC", t) for t in texts]
+
+
+def test_every_mask_match_contains_one_of_the_strings_its_pattern_is_skipped_without(corpus):
+    from classifier.text import _MASKS
+
+    texts = [normalize(t) for t in corpus["body"].tolist()] + [normalize(raw) for raw, _ in MASK_CASES]
+    for name, needles, pattern in _MASKS:
+        matches = [m.group() for t in texts for m in pattern.finditer(t)]
+        assert matches, name  # each pattern is exercised
+        if needles:
+            assert all(any(n in m for n in needles) for m in matches), name

@@ -17,12 +17,13 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import normalize
 
-from classifier.text import tokenize
+from classifier.text import END_OF_TEXT, parse_lines, remember, token_of_line, tokenize
 
 _BITS = 21  # every code point + 1 fits in 21 bits, so three of them fit in one int64
 _MASK = (1 << _BITS) - 1
 MAX_CHAR_NGRAM = 3
 _BATCH = 10_000  # documents per step of counting and transforming (bounds the memory of large fits)
+_DROPPED, _END = -3, -2  # MeCab lines that yield no token, and the line that ends a text
 
 
 def char_ngram_keys(texts: list[str], ngram_min: int, ngram_max: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,8 +113,8 @@ def smooth_idf(document_frequencies: np.ndarray, documents: int) -> np.ndarray:
 
 
 class _NgramTfidf(BaseEstimator, TransformerMixin):
-    """What both extractors share: transforming in batches of documents (bounded memory) and hash
-    indexes over the fitted key arrays, built on first use and never pickled."""
+    """What both extractors share: transforming in batches of documents (bounded memory) and look-up
+    caches (hash indexes over the fitted key arrays, MeCab lines seen), built on use and never pickled."""
 
     def transform(self, X: list[str]) -> sp.csr_matrix:
         X = list(X)
@@ -124,15 +125,18 @@ class _NgramTfidf(BaseEstimator, TransformerMixin):
     def _transform(self, X: list[str]) -> sp.csr_matrix:
         raise NotImplementedError
 
+    def _caches(self) -> dict[str, Any]:
+        return self.__dict__.setdefault("_lookups", {})
+
     def _index(self, attribute: str) -> pd.Index:
-        indexes = self.__dict__.setdefault("_indexes", {})
-        if attribute not in indexes:
-            indexes[attribute] = pd.Index(getattr(self, attribute))
-        return indexes[attribute]
+        caches = self._caches()
+        if attribute not in caches:
+            caches[attribute] = pd.Index(getattr(self, attribute))
+        return caches[attribute]
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        state.pop("_indexes", None)  # rebuilt on first use; keeps the model file small and stable
+        state.pop("_lookups", None)  # rebuilt on first use; keeps the model file small and stable
         return state
 
 
@@ -157,7 +161,7 @@ class CharNgramTfidf(_NgramTfidf):
         kept = frequencies >= self.min_df
         if not kept.any():
             raise ValueError("empty vocabulary: no character n-gram reaches min_df")
-        self.__dict__.pop("_indexes", None)
+        self.__dict__.pop("_lookups", None)
         self.vocabulary_ = keys[kept]
         self.idf_ = smooth_idf(frequencies[kept], len(X))
         return self
@@ -190,11 +194,32 @@ class WordNgramTfidf(_NgramTfidf):
         return sp.vstack([self._from_tokens(tokens[i : i + _BATCH]) for i in range(0, len(tokens), _BATCH)], format="csr")
 
     def _transform(self, X: list[str]) -> sp.csr_matrix:
-        return self._from_tokens(self._tokens(X))
+        self._check()
+        # Scoring's path: MeCab's output lines of the whole batch go straight to vocabulary columns
+        # through a cache of line → column, instead of a token list per text (the same matrix).
+        lines = parse_lines(X)
+        cache = self._caches().setdefault("line_columns", {})
+        ids = list(map(cache.get, lines))
+        if None in ids:
+            ids = [remember(cache, line, self._line_column) for line in lines]
+        ids = np.array(ids, dtype=np.int64)
+        ids = ids[ids != _DROPPED]
+        ends = ids == _END
+        documents = np.cumsum(ends) - ends
+        return self._from_ids(ids[~ends], documents[~ends], len(X))
 
-    def _tokens(self, X: list[str]) -> list[list[str]]:
+    def _line_column(self, line: str) -> int:
+        if line == END_OF_TEXT:
+            return _END
+        token = token_of_line(line)
+        return self.vocabulary_.get(token, -1) if token else _DROPPED
+
+    def _check(self) -> None:
         if self.ngram_max not in (1, 2):
             raise ValueError("word n-grams: ngram_max must be 1 or 2")
+
+    def _tokens(self, X: list[str]) -> list[list[str]]:
+        self._check()
         return [tokenize(text) for text in X]
 
     def _fit(self, tokens: list[list[str]]) -> None:
@@ -210,7 +235,7 @@ class WordNgramTfidf(_NgramTfidf):
         renumber[kept] = np.arange(len(kept))
         bigram_documents, bigram_keys = self._bigrams(documents, renumber[codes], len(kept))
         bigrams, bigram_df = document_frequency(bigram_documents, bigram_keys)
-        self.__dict__.pop("_indexes", None)
+        self.__dict__.pop("_lookups", None)
         self.terms_ = np.asarray(terms[kept], dtype=object)
         self.bigrams_ = bigrams[bigram_df >= self.min_df]
         self.vocabulary_ = {term: column for column, term in enumerate(self.terms_)}
@@ -232,11 +257,15 @@ class WordNgramTfidf(_NgramTfidf):
     def _from_tokens(self, tokens: list[list[str]]) -> sp.csr_matrix:
         get = self.vocabulary_.get
         ids = np.array([get(token, -1) for document in tokens for token in document], dtype=np.int64)
-        documents = self._owners(tokens)
+        return self._from_ids(ids, self._owners(tokens), len(tokens))
+
+    def _from_ids(self, ids: np.ndarray, documents: np.ndarray, count: int) -> sp.csr_matrix:
+        """The matrix of `count` documents from the vocabulary column of each token (-1 unknown) and
+        its document."""
         bigram_documents, bigram_keys = self._bigrams(documents, ids, len(self.terms_))
         bigram_columns = look_up(self._index("bigrams_"), bigram_keys)
         bigram_columns[bigram_columns >= 0] += len(self.terms_)
-        shape = (len(tokens), len(self.terms_) + len(self.bigrams_))
+        shape = (count, len(self.terms_) + len(self.bigrams_))
         return tfidf(
             np.concatenate([documents, bigram_documents]), np.concatenate([ids, bigram_columns]), shape, self.idf_, self.sublinear_tf
         )

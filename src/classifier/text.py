@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import fugashi
+
+T = TypeVar("T")
 
 # --- normalization ---------------------------------------------------------------------------
 
@@ -28,7 +32,55 @@ _DIGIT_DASH = re.compile(r"(?=ー)(?<=\d)ー(?=\d)")
 _DASH = re.compile(rf"[{_DASHES}]")
 _WAVE = re.compile("[~\u301c\uff5e\u223c\u223e\u3030]")
 _REPEATED_MARK = re.compile(r"([!?ー〜])\1+")
+_REPEATED_PAIRS = ("!!", "??", "ーー", "〜〜")
 _MIXED_MARKS = re.compile(r"[!?]{2,}")
+
+
+def _nfkc_unstable_class() -> str:
+    """A regular-expression class of the characters NFKC may change, reorder or join to the character
+    before them: every astral character, and the BMP characters that change alone, combining marks
+    and the second characters of canonical compositions (Hangul vowel and final jamo among them)."""
+    unstable = {*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)}  # Hangul jamo compose algorithmically
+    for code in (*range(0xD800), *range(0xE000, 0x10000)):
+        char = chr(code)
+        if unicodedata.combining(char) or unicodedata.normalize("NFKC", char) != char:
+            unstable.add(code)
+        parts = unicodedata.decomposition(char).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            unstable.add(int(parts[1], 16))
+    ranges: list[list[int]] = []
+    for code in sorted(unstable):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(re.escape(chr(a)) + ("" if a == b else "-" + re.escape(chr(b))) for a, b in ranges) + "\U00010000-\U0010ffff"
+
+
+_NFKC_UNSTABLE = re.compile(f"[{_nfkc_unstable_class()}]+")
+
+
+def nfkc(text: str) -> str:
+    """unicodedata.normalize("NFKC", text), applied only around the characters it can change.
+
+    Japanese text is mostly kana and kanji that NFKC leaves alone; normalizing each run of other
+    characters together with the character before it (which a run may compose with) gives the same
+    string at a quarter of the cost. Splitting there is safe: every other character is unchanged by
+    NFKC and composes with nothing before it.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    pieces, done = [], 0
+    for run in _NFKC_UNSTABLE.finditer(text):
+        start = max(run.start() - 1, done)
+        pieces += (text[done:start], unicodedata.normalize("NFKC", text[start : run.end()]))
+        done = run.end()
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _mixed_marks(match: re.Match[str]) -> str:
+    return "!?" if "!" in match.group() and "?" in match.group() else match.group()[0]
 
 
 def normalize(text: str) -> str:
@@ -36,14 +88,18 @@ def normalize(text: str) -> str:
 
     Runs of the same !?ー〜 collapse to one; all whitespace (newlines too) becomes one space.
     """
-    text = unicodedata.normalize("NFKC", text)
+    text = nfkc(text)
     text = _INVISIBLE.sub("", _CONTROL.sub(" ", text))
-    text = _LONG_VOWEL.sub("ー", text)
-    text = _DASH.sub("-", _DIGIT_DASH.sub("-", text))
+    if _DASH.search(text):  # the substitutions below cost a scan each; most texts need none of them
+        text = _DASH.sub("-", _DIGIT_DASH.sub("-", _LONG_VOWEL.sub("ー", text)))
+    elif "ー" in text:
+        text = _DIGIT_DASH.sub("-", text)
     text = text.lower()
     text = _WAVE.sub("〜", text)
-    text = _REPEATED_MARK.sub(r"\1", text)
-    text = _MIXED_MARKS.sub(lambda m: "!?" if "!" in m.group() and "?" in m.group() else m.group()[0], text)
+    if any(pair in text for pair in _REPEATED_PAIRS):
+        text = _REPEATED_MARK.sub(r"\1", text)
+    if "!" in text or "?" in text:
+        text = _MIXED_MARKS.sub(_mixed_marks, text)
     return " ".join(text.split())  # str.split() splits at runs of the whitespace re's \\s matches
 
 
@@ -55,35 +111,38 @@ _NUM_L = r"(?<![0-9a-z\-.])"  # not glued to a longer alphanumeric run on the le
 _NUM_R = r"(?![0-9a-z\-])"
 # The order matters: the first pattern that matches a span wins, so specific formats
 # (mall order ids, postal codes with 〒, ISO dates) are tried before the generic digit runs.
-_MASK_PATTERNS: tuple[tuple[str, str, str], ...] = (
-    # (placeholder, the characters a match can start with, pattern)
-    ("URL", "hw", r"(?:https?://|www\.)[^\s<>\"'、。「」()]+"),
-    ("EMAIL", r"0-9a-z._%+\-", r"[0-9a-z._%+\-]+@[0-9a-z.\-]+\.[a-z]{2,}"),
-    ("ORDER", r"\d", _NUM_L + r"\d{3}-\d{7}-\d{7}" + _NUM_R),
-    ("POSTAL", r"〒\d", r"〒\s?\d{3}-?\d{4}" + _NUM_R + "|" + _NUM_L + r"\d{3}-\d{4}" + _NUM_R),
-    ("DATE", r"\d",
+_MASK_PATTERNS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    # (placeholder, the characters a match can start with, strings one of which every match contains
+    #  (none: not checked), pattern)
+    ("URL", "hw", ("http", "www."), r"(?:https?://|www\.)[^\s<>\"'、。「」()]+"),
+    ("EMAIL", r"0-9a-z._%+\-", ("@",), r"[0-9a-z._%+\-]+@[0-9a-z.\-]+\.[a-z]{2,}"),
+    ("ORDER", r"\d", ("-",), _NUM_L + r"\d{3}-\d{7}-\d{7}" + _NUM_R),
+    ("POSTAL", r"〒\d", ("〒", "-"), r"〒\s?\d{3}-?\d{4}" + _NUM_R + "|" + _NUM_L + r"\d{3}-\d{4}" + _NUM_R),
+    ("DATE", r"\d", ("月", "/", "-", "."),
         r"(?:\d{4}年)?\d{1,2}月\d{1,2}日"
         + "|" + _NUM_L + r"\d{4}[/\-.]\d{1,2}[/\-.]\d{1,2}" + _NUM_R
         + "|" + _NUM_L + r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])" + _NUM_R),
-    ("PHONE", r"+0",
+    ("PHONE", r"+0", ("0", "+81"),
         r"\+81[\s\-]?\d{1,4}[\s\-]?\d{1,4}[\s\-]?\d{3,4}" + _NUM_R
         + "|" + _NUM_L + r"0\d{1,4}-\d{1,4}-\d{3,4}" + _NUM_R
         + "|" + _NUM_L + r"0[5789]0\d{8}" + _NUM_R
         + "|" + _NUM_L + r"0\d{9}" + _NUM_R),
-    ("ADDRESS", r"\d",
+    ("ADDRESS", r"\d", ("丁目", "-"),
         r"\d{1,4}丁目\d{1,4}番地?(?:\d{1,4}号)?"
         + "|" + r"(?<=[\u4e00-\u9fff])\d{1,4}(?:-\d{1,4}){1,2}" + _NUM_R),
-    ("ORDER", r"#0-9a-z",
+    ("ORDER", r"#0-9a-z", (),
         r"#\s?\d{4,}"
         + "|" + _NUM_L + r"\d{6,}(?:-\d+)*" + _NUM_R
         # codes of letters and digits in hyphenated parts (kz-u-0227, bh-0305-stl30, b2b-104477)
         + "|" + _NUM_L + r"(?=(?:[a-z_\-]*\d){4})[a-z0-9]+(?:[\-_][a-z0-9]+)+" + _NUM_R),
-    ("MONEY", r"¥\\$\d", r"[¥\\$]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:万|千)?円"),
+    ("MONEY", r"¥\\$\d", ("円", "¥", "\\", "$"), r"[¥\\$]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:万|千)?円"),
 )
 # The look-ahead for a possible first character changes no match; it spares the engine trying every
 # alternative and look-behind at each position of the text, which made masking cost almost as much
-# as MeCab's parse.
-_MASKS = tuple((name, re.compile(f"(?=[{first}])(?:{pattern})")) for name, first, pattern in _MASK_PATTERNS)
+# as MeCab's parse. A text without any of a pattern's strings is not scanned at all.
+_MASKS = tuple(
+    (name, needles, re.compile(f"(?=[{first}])(?:{pattern})")) for name, first, needles, pattern in _MASK_PATTERNS
+)
 
 
 def mask(text: str, found: dict[str, list[str]] | None = None) -> str:
@@ -93,7 +152,9 @@ def mask(text: str, found: dict[str, list[str]] | None = None) -> str:
     so they cannot collide with anything the customer wrote. With `found`, the masked strings are
     collected per placeholder name (the follow-up linking reads order numbers this way).
     """
-    for name, pattern in _MASKS:
+    for name, needles, pattern in _MASKS:
+        if needles and not any(needle in text for needle in needles):
+            continue
         matches = pattern.findall(text)  # most patterns match nothing: one scan, no substitution
         if matches:
             if found is not None:
@@ -131,8 +192,9 @@ def redact(text: str) -> str:
 
 # --- tokenization ----------------------------------------------------------------------------
 
+END_OF_TEXT = "EOS"  # MeCab's line after each text
 # `-O ""` clears unidic's default output-format-type, which would otherwise override -F.
-_TAGGER_ARGS = r'-O "" -F %m\\t%f[0]\\t%f[10]\\n --unk-format=%m\\t%f[0]\\t\\n -E EOS\\n'
+_TAGGER_ARGS = rf'-O "" -F %m\\t%f[0]\\t%f[10]\\n --unk-format=%m\\t%f[0]\\t\\n -E {END_OF_TEXT}\\n'
 _DROPPED_POS = frozenset({"補助記号", "空白", "助詞", "助動詞", "接続詞"})
 _NEGATIONS = frozenset({"ない", "ぬ", "ず", "無い"})
 _KEPT_AUXILIARIES = frozenset({"たい"})
@@ -168,17 +230,31 @@ def _token_of(line: str) -> str:
     return _PLACEHOLDER_TOKENS.get(surface, base)
 
 
-# MeCab's output lines repeat (the same word in the same role): the token of each line seen is kept,
-# so most lines cost one dictionary look-up instead of the rules above. Cleared when it grows large.
+# MeCab's output lines repeat (the same word in the same role): what each line seen yields is kept,
+# so most lines cost one dictionary look-up instead of the rules above.
 _tokens_of_lines: dict[str, str] = {}
-_MAX_LINES = 1 << 18
+_MAX_CACHED_LINES = 1 << 18
 
 
-def _decide(line: str) -> str:
-    if len(_tokens_of_lines) >= _MAX_LINES:
-        _tokens_of_lines.clear()
-    token = _tokens_of_lines[line] = _token_of(line)
-    return token
+def remember(cache: dict[str, T], line: str, value_of: Callable[[str], T]) -> T:
+    """`value_of(line)`, kept in `cache` (a cache of MeCab lines, cleared when it grows large)."""
+    value = cache.get(line)
+    if value is None:
+        if len(cache) >= _MAX_CACHED_LINES:
+            cache.clear()
+        value = cache[line] = value_of(line)
+    return value
+
+
+def token_of_line(line: str) -> str:
+    """The token one line of `parse_lines` yields ('' for none, as for END_OF_TEXT)."""
+    return remember(_tokens_of_lines, line, _token_of)
+
+
+def parse_lines(texts: Iterable[str]) -> list[str]:
+    """MeCab's output for a batch of texts as one list of lines: each text's lines, then END_OF_TEXT
+    (one split for the batch instead of one per text)."""
+    return "\n".join(map(_tagger().parse, texts)).split("\n")  # fugashi strips each text's last newline
 
 
 def tokenize(text: str) -> list[str]:
@@ -186,5 +262,5 @@ def tokenize(text: str) -> list[str]:
     lines = _tagger().parse(text).split("\n")
     tokens = list(map(_tokens_of_lines.get, lines))
     if None in tokens:
-        tokens = [_tokens_of_lines.get(line) or _decide(line) for line in lines]
+        tokens = list(map(token_of_line, lines))
     return [token for token in tokens if token]
