@@ -92,3 +92,27 @@ def test_fitting_the_heads_in_two_processes_gives_the_same_model(corpus, params,
         probabilities.append(pipeline.predict_proba(corpus.head(50)))
     for serial, threaded in zip(*probabilities):
         assert abs(serial - threaded).max() < 1e-12
+
+
+@pytest.mark.parametrize("classes", ["topic", "urgency"])
+def test_stacked_calibrated_heads_give_scikit_learns_probabilities_bit_for_bit(corpus, params, classes):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+
+    sample = corpus.sample(400, random_state=2)
+    X = model.build_features({**params["model"], "features": ["words", "chars"]}).fit_transform(model.inquiry_texts(sample))
+    for estimator in (model.make_estimator("linear_svc", 10, None, 2000), CalibratedClassifierCV(LogisticRegression(), cv=3)):
+        fitted = estimator.fit(X, sample[classes])
+        assert model.StackedCalibratedLinear.applies(fitted)
+        assert (model.StackedCalibratedLinear(fitted).predict_proba(X[:150]) == fitted.predict_proba(X[:150])).all()
+    isotonic = CalibratedClassifierCV(LogisticRegression(), method="isotonic", cv=3).fit(X, sample[classes])
+    assert not model.StackedCalibratedLinear.applies(isotonic)
+
+
+def test_the_stacked_weights_are_not_pickled(model_dir, corpus):
+    pipeline, _ = model.load(model_dir)
+    heads = pipeline.named_steps["heads"]
+    size = len(pickle.dumps(heads))
+    model.predict(pipeline, corpus.head(5))
+    assert heads.__dict__.get("_stacked") and len(pickle.dumps(heads)) == size
+

@@ -200,8 +200,8 @@ class WordNgramTfidf(_NgramTfidf):
         lines = parse_lines(X)
         cache = self._caches().setdefault("line_columns", {})
         ids = list(map(cache.get, lines))
-        if None in ids:
-            ids = [remember(cache, line, self._line_column) for line in lines]
+        if None in ids:  # lines not seen before: only those go through the rules
+            ids = [remember(cache, line, self._line_column) if i is None else i for i, line in zip(ids, lines)]
         ids = np.array(ids, dtype=np.int64)
         ids = ids[ids != _DROPPED]
         ends = ids == _END

@@ -262,5 +262,5 @@ def tokenize(text: str) -> list[str]:
     lines = _tagger().parse(text).split("\n")
     tokens = list(map(_tokens_of_lines.get, lines))
     if None in tokens:
-        tokens = list(map(token_of_line, lines))
+        tokens = [token_of_line(line) if token is None else token for token, line in zip(tokens, lines)]
     return [token for token in tokens if token]
