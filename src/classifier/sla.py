@@ -26,19 +26,26 @@ def is_business_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _japan(day.year)
 
 
+@lru_cache(maxsize=4096)
+def business_hours_of(day: date, opens: time, closes: time) -> tuple[datetime, datetime] | None:
+    """When a day's business hours open and close in Japan time; None on weekends and holidays."""
+    if not is_business_day(day):
+        return None
+    return datetime.combine(day, opens, JST), datetime.combine(day, closes, JST)
+
+
 def add_business_hours(start: datetime, hours: float, opens: time, closes: time) -> datetime:
     """The moment `hours` of business time after `start`, in Japan time."""
     current = start.astimezone(JST)
     remaining = timedelta(hours=hours)
     while True:
         day = current.date()
-        day_open = datetime.combine(day, opens, JST)
-        day_close = datetime.combine(day, closes, JST)
-        if not is_business_day(day) or current >= day_close:
+        bounds = business_hours_of(day, opens, closes)
+        if bounds is None or current >= bounds[1]:
             current = datetime.combine(day + timedelta(days=1), opens, JST)
             continue
-        current = max(current, day_open)
-        available = day_close - current
+        current = max(current, bounds[0])
+        available = bounds[1] - current
         if remaining <= available:
             return current + remaining
         remaining -= available

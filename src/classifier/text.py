@@ -153,7 +153,7 @@ def mask(text: str, found: dict[str, list[str]] | None = None) -> str:
     collected per placeholder name (the follow-up linking reads order numbers this way).
     """
     for name, needles, pattern in _MASKS:
-        if needles and not any(needle in text for needle in needles):
+        if needles and not any(map(text.__contains__, needles)):
             continue
         matches = pattern.findall(text)  # most patterns match nothing: one scan, no substitution
         if matches:
