@@ -46,6 +46,17 @@ class InquiryDataError(ValueError):
         super().__init__(f"{self.path}: {len(problems)} problem(s)\n{shown}{more}")
 
 
+def as_text(values: pd.Series) -> pd.Series:
+    """A column as text, missing values as ''; a text column without gaps is returned as it is."""
+    if values.dtype == "str" and not values.hasnans:
+        return values
+    return values.astype(object).where(values.notna(), "").astype(str)
+
+
+def frame_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({column: as_text(frame[column]) for column in frame.columns}, index=frame.index)
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read CSV, JSONL or Parquet by extension, every column as text, empty cells as ''."""
     path = Path(path)
@@ -58,7 +69,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     else:
         raise InquiryDataError(path, [Problem(None, "path", f"unknown file type '{suffix}' (use .csv, .jsonl or .parquet)")])
-    return frame.astype(object).where(frame.notna(), "").astype(str)
+    return frame_as_text(frame)
 
 
 def check_timestamp(value: str) -> str | None:

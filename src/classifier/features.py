@@ -9,6 +9,7 @@ scikit-learn's analyzer and vocabulary loop were the largest cost of scoring (do
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ _BITS = 21  # every code point + 1 fits in 21 bits, so three of them fit in one 
 _MASK = (1 << _BITS) - 1
 MAX_CHAR_NGRAM = 3
 _BATCH = 10_000  # documents per step of counting and transforming (bounds the memory of large fits)
-_DROPPED, _END = -3, -2  # MeCab lines that yield no token, and the line that ends a text
+_DROPPED, _END, _UNSEEN = -3, -2, -4  # lines that yield no token, that end a text, not looked at yet
 
 
 def char_ngram_keys(texts: list[str], ngram_min: int, ngram_max: int) -> tuple[np.ndarray, np.ndarray]:
@@ -200,10 +201,9 @@ class WordNgramTfidf(_NgramTfidf):
         # through a cache of line → column, instead of a token list per text (the same matrix).
         lines = parse_lines(X)
         cache = self._caches().setdefault("line_columns", {})
-        ids = list(map(cache.get, lines))
-        if None in ids:  # lines not seen before: only those go through the rules
-            ids = [remember(cache, line, self._line_column) if i is None else i for i, line in zip(ids, lines)]
-        ids = np.array(ids, dtype=np.int64)
+        ids = np.array(list(map(cache.get, lines, repeat(_UNSEEN))), dtype=np.int64)
+        for position in np.flatnonzero(ids == _UNSEEN).tolist():  # only new lines go through the rules
+            ids[position] = remember(cache, lines[position], self._line_column)
         ids = ids[ids != _DROPPED]
         ends = ids == _END
         documents = np.cumsum(ends) - ends

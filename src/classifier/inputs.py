@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from classifier.data import frame_as_text
 from classifier.mail import MailRecord, parse_raw, raw_eml, raw_eml_dir, raw_maildir, raw_mbox
 
 FORMATS = ("eml", "mbox", "maildir", "csv", "jsonl", "parquet")
@@ -93,8 +94,7 @@ def _chunked(rows: Iterable[dict[str, str]], size: int) -> Iterator[pd.DataFrame
 
 
 def _normalized(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.reindex(columns=list(COLUMNS))
-    return frame.astype(object).where(frame.notna(), "").astype(str)
+    return frame_as_text(frame.reindex(columns=list(COLUMNS)))
 
 
 def read_chunks(path: str | Path, fmt: str | None = None, size: int = 5000) -> Iterator[pd.DataFrame]:

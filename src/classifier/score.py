@@ -219,8 +219,8 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
         elif column in INT_COLUMNS:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
-        elif frame[column].dtype != "str" or frame[column].hasnans:  # most columns are text already
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
+        else:
+            frame[column] = data.as_text(frame[column])
     return frame
 
 

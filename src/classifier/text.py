@@ -96,7 +96,7 @@ def normalize(text: str) -> str:
         text = _DIGIT_DASH.sub("-", text)
     text = text.lower()
     text = _WAVE.sub("〜", text)
-    if any(pair in text for pair in _REPEATED_PAIRS):
+    if any(map(text.__contains__, _REPEATED_PAIRS)):
         text = _REPEATED_MARK.sub(r"\1", text)
     if "!" in text or "?" in text:
         text = _MIXED_MARKS.sub(_mixed_marks, text)
@@ -155,11 +155,14 @@ def mask(text: str, found: dict[str, list[str]] | None = None) -> str:
     for name, needles, pattern in _MASKS:
         if needles and not any(map(text.__contains__, needles)):
             continue
-        matches = pattern.findall(text)  # most patterns match nothing: one scan, no substitution
-        if matches:
-            if found is not None:
-                found.setdefault(name, []).extend(matches)
-            text = pattern.sub(f"<{name}>", text)
+        if pattern.search(text) is None:  # most patterns match nothing: one scan, no substitution
+            continue
+        placeholder = f"<{name}>"
+        if found is None:
+            text = pattern.sub(placeholder, text)
+        else:
+            masked = found.setdefault(name, [])
+            text = pattern.sub(lambda match: masked.append(match.group()) or placeholder, text)
     return text
 
 
