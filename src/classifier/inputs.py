@@ -87,14 +87,19 @@ def _parquet_chunks(path: Path, size: int) -> Iterator[pd.DataFrame]:
         yield batch.to_pandas()
 
 
+def _frame(rows: list[dict[str, str]]) -> pd.DataFrame:
+    """Rows of text values as a frame with the COLUMNS above ('' where a row has no value).
+
+    Object columns: the values are str already, and pandas' Arrow-backed strings would encode every
+    text here and decode it again for each column the scoring reads as a list.
+    """
+    return pd.DataFrame(rows, columns=list(COLUMNS), dtype=object).fillna("")
+
+
 def _chunked(rows: Iterable[dict[str, str]], size: int) -> Iterator[pd.DataFrame]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
-        yield pd.DataFrame(chunk)
-
-
-def _normalized(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame_as_text(frame.reindex(columns=list(COLUMNS)))
+        yield _frame(chunk)
 
 
 def read_chunks(path: str | Path, fmt: str | None = None, size: int = 5000) -> Iterator[pd.DataFrame]:
@@ -106,11 +111,10 @@ def read_chunks(path: str | Path, fmt: str | None = None, size: int = 5000) -> I
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     if fmt == "parquet":
-        chunks = _parquet_chunks(path, size)
-    elif fmt == "csv":
-        chunks = _chunked(_csv_rows(path), size)
-    elif fmt == "jsonl":
-        chunks = _chunked(_jsonl_rows(path), size)
+        for chunk in _parquet_chunks(path, size):
+            yield frame_as_text(chunk.reindex(columns=list(COLUMNS)))
+    elif fmt in ("csv", "jsonl"):
+        yield from _chunked(_csv_rows(path) if fmt == "csv" else _jsonl_rows(path), size)
     else:
         mails = {
             "eml": lambda: raw_eml_dir(path) if path.is_dir() else raw_eml([path]),
@@ -119,13 +123,10 @@ def read_chunks(path: str | Path, fmt: str | None = None, size: int = 5000) -> I
         }[fmt]()
         while batch := list(islice(mails, size)):
             yield pd.DataFrame({"raw_mail": batch})
-        return
-    for chunk in chunks:
-        yield _normalized(chunk)
 
 
 def materialize(chunk: pd.DataFrame) -> pd.DataFrame:
     """A chunk with the COLUMNS above: mail chunks are parsed, table chunks pass unchanged."""
     if "raw_mail" not in chunk:
         return chunk
-    return _normalized(pd.DataFrame([_mail_row(parse_raw(raw)) for raw in chunk["raw_mail"]]))
+    return _frame([_mail_row(parse_raw(raw)) for raw in chunk["raw_mail"]])
