@@ -32,7 +32,7 @@ from classifier import data, model  # noqa: E402
 from classifier.baseline import KeywordBaseline  # noqa: E402
 from classifier.mail import parse_message  # noqa: E402
 from classifier.params import load_params  # noqa: E402
-from classifier.text import _tagger, mask, normalize, tokenize  # noqa: E402
+from classifier.text import _tagger, mask, normalize  # noqa: E402
 from mailfactory import build_mail  # noqa: E402
 
 JST = timezone(timedelta(hours=9))
@@ -197,8 +197,12 @@ def step_shares(frame: pd.DataFrame, mails: list[bytes], pipeline, metadata, sla
         _, steps["parse mail"] = best_of_two(lambda: [parse_message(m, "x") for m in mails])
         normalized, steps["normalize"] = best_of_two(lambda: [normalize(t) for t in raw])
         masked, steps["mask"] = best_of_two(lambda: [mask(t) for t in normalized])
-        _, steps["tokenize (MeCab + Python)"] = best_of_two(lambda: [tokenize(t) for t in masked])
-        X, steps["vectorize (incl. tokenize)"] = best_of_two(pipeline.named_steps["features"].transform, masked)
+        extractors = dict(pipeline.named_steps["features"].transformer_list)
+        if "words" in extractors:
+            _, steps["tokenize + word n-grams (MeCab + Python)"] = best_of_two(extractors["words"].transform, masked)
+        if "chars" in extractors:
+            _, steps["character n-grams"] = best_of_two(extractors["chars"].transform, masked)
+        X, steps["vectorize (all features, incl. tokenize)"] = best_of_two(pipeline.named_steps["features"].transform, masked)
         heads = pipeline.named_steps["heads"]
         probabilities, steps["predict"] = best_of_two(heads.predict_proba, X)
         _, steps["explain"] = best_of_two(Explainer(pipeline), heads, X, probabilities)

@@ -201,7 +201,7 @@ class WordNgramTfidf(_NgramTfidf):
         # through a cache of line → column, instead of a token list per text (the same matrix).
         lines = parse_lines(X)
         cache = self._caches().setdefault("line_columns", {})
-        ids = np.array(list(map(cache.get, lines, repeat(_UNSEEN))), dtype=np.int64)
+        ids = np.fromiter(map(cache.get, lines, repeat(_UNSEEN)), dtype=np.int64, count=len(lines))
         for position in np.flatnonzero(ids == _UNSEEN).tolist():  # only new lines go through the rules
             ids[position] = remember(cache, lines[position], self._line_column)
         ids = ids[ids != _DROPPED]
