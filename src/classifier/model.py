@@ -34,7 +34,7 @@ from classifier.data import COLOURS, LABEL_COLUMNS
 from classifier.explain import Explainer
 from classifier.mail import strip_quoted
 from classifier.features import CharNgramTfidf, WordNgramTfidf
-from classifier.text import preprocess, tokenize
+from classifier.text import mask_names, preprocess, tokenize
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
@@ -228,8 +228,9 @@ def make_estimator(name: str, C: float, class_weight: str | None, max_iter: int,
 
 
 def inquiry_tokens(texts: list[str]) -> list[str]:
-    """The word tokens the model reads of `inquiry_texts`, space-joined (for drift statistics)."""
-    return [" ".join(tokenize(text)) for text in texts]
+    """The word tokens the model reads of `inquiry_texts`, space-joined, person names as <NAME>: what
+    drift statistics compare, and what a scored batch with drift columns may show of an inquiry."""
+    return [" ".join(tokenize(mask_names(text))) for text in texts]
 
 
 def build_features(params: Mapping[str, Any]) -> FeatureUnion:

@@ -104,7 +104,7 @@ class Scorer:
         self.metadata = metadata
         self.version = version
         self.explainer = Explainer(pipeline)
-        # The model's tokens per record, for `classifier drift`; off by default (it tokenizes twice).
+        # The model's tokens per record (names masked), for `classifier drift`; off by default (two more MeCab passes).
         self.drift_columns = drift_columns
         self.columns = OUTPUT_COLUMNS + (DRIFT_COLUMNS if drift_columns else ())
 

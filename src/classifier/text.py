@@ -178,11 +178,14 @@ def preprocess(text: str, found: dict[str, list[str]] | None = None) -> str:
 
 def redact(text: str) -> str:
     """Text safe to show in reports and logs: masked as `preprocess` does, person names as <NAME>."""
-    if not text:
-        return ""
+    return mask_names(preprocess(text)) if text else ""
+
+
+def mask_names(text: str) -> str:
+    """Preprocessed text with each person name (MeCab's 人名) replaced by <NAME>."""
     pieces = []
-    for line in _tagger(_REDACT_ARGS).parse(preprocess(text)).split("\n"):
-        if line == "EOS":
+    for line in _tagger(_REDACT_ARGS).parse(text).split("\n"):
+        if line == END_OF_TEXT:
             continue
         surface, _, pos = line.partition("\t")
         if pos == "人名":
@@ -201,9 +204,9 @@ _TAGGER_ARGS = rf'-O "" -F %m\\t%f[0]\\t%f[10]\\n --unk-format=%m\\t%f[0]\\t\\n 
 _DROPPED_POS = frozenset({"補助記号", "空白", "助詞", "助動詞", "接続詞"})
 _NEGATIONS = frozenset({"ない", "ぬ", "ず", "無い"})
 _KEPT_AUXILIARIES = frozenset({"たい"})
-_PLACEHOLDER_TOKENS = {name: f"<{name}>" for name in PLACEHOLDERS}
+_PLACEHOLDER_TOKENS = {name: f"<{name}>" for name in (*PLACEHOLDERS, "NAME")}  # NAME: see `mask_names`
 # For redaction only: the part-of-speech subcategory marks person names (名詞,固有名詞,人名).
-_REDACT_ARGS = r'-O "" -F %M\\t%f[2]\\n --unk-format=%M\\t\\n -E EOS\\n'
+_REDACT_ARGS = rf'-O "" -F %M\\t%f[2]\\n --unk-format=%M\\t\\n -E {END_OF_TEXT}\\n'
 _local = threading.local()
 
 
