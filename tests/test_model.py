@@ -2,6 +2,7 @@
 
 import pickle
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -107,6 +108,18 @@ def test_stacked_calibrated_heads_give_scikit_learns_probabilities_bit_for_bit(c
         assert (model.StackedCalibratedLinear(fitted).predict_proba(X[:150]) == fitted.predict_proba(X[:150])).all()
     isotonic = CalibratedClassifierCV(LogisticRegression(), method="isotonic", cv=3).fit(X, sample[classes])
     assert not model.StackedCalibratedLinear.applies(isotonic)
+
+
+def test_refitted_heads_do_not_keep_the_stacked_weights_of_the_previous_fit(corpus, params):
+    X = model.build_features(params["model"]).fit_transform(model.inquiry_texts(corpus.head(300)))
+    heads = model.build_heads({**params["model"], "estimator": "linear_svc", "n_jobs": 1})
+    first = heads.fit(X, model.labels_of(corpus.head(300))).predict_proba(X)
+    assert heads._stacked["topic_"] is not None  # the stacked path is the one tested
+    y = model.labels_of(corpus.head(300))[::-1]  # other labels for the same texts
+    again = heads.fit(X, y).predict_proba(X)
+    assert not np.array_equal(first[0], again[0])
+    assert heads.temperatures is None  # so the heads' probabilities are scikit-learn's, untempered
+    assert np.array_equal(again[0], heads.topic_.predict_proba(X)) and np.array_equal(again[1], heads.urgency_.predict_proba(X))
 
 
 def test_the_stacked_weights_are_not_pickled(model_dir, corpus):

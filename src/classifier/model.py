@@ -101,6 +101,7 @@ class TriageHeads(BaseEstimator, ClassifierMixin):
         self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: np.ndarray) -> TriageHeads:
+        self.__dict__.pop("_stacked", None)  # built from the heads fitted before
         y = np.asarray(y)
         if self.chain:
             self.topic_ = clone(self.estimator).fit(X, y[:, 0])
