@@ -137,12 +137,23 @@ _MASK_PATTERNS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
         + "|" + _NUM_L + r"(?=(?:[a-z_\-]*\d){4})[a-z0-9]+(?:[\-_][a-z0-9]+)+" + _NUM_R),
     ("MONEY", r"¥\\$\d", ("円", "¥", "\\", "$"), r"[¥\\$]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:万|千)?円"),
 )
-# The look-ahead for a possible first character changes no match; it spares the engine trying every
-# alternative and look-behind at each position of the text, which made masking cost almost as much
-# as MeCab's parse. A text without any of a pattern's strings is not scanned at all.
+# Each pattern P is compiled as `[first](?<=(?=(P)).)`: a character class the regular-expression
+# engine skips to in its native loop, then a look-behind that steps back onto that character and
+# matches P from there (group 1). The matches are those of P; without the leading class the engine
+# tried every alternative and look-behind at each position of the text, which made masking cost
+# almost as much as MeCab's parse. A text without any of a pattern's strings is not scanned at all.
 _MASKS = tuple(
-    (name, needles, re.compile(f"(?=[{first}])(?:{pattern})")) for name, first, needles, pattern in _MASK_PATTERNS
+    (name, needles, re.compile(f"[{first}](?<=(?=({pattern})).)")) for name, first, needles, pattern in _MASK_PATTERNS
 )
+
+
+def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+    """Where a `_MASKS` pattern matches, left to right and without overlaps, as `re.sub` finds them."""
+    spans, position = [], 0
+    while (match := pattern.search(text, position)) is not None:
+        spans.append(match.span(1))
+        position = match.end(1)
+    return spans
 
 
 def mask(text: str, found: dict[str, list[str]] | None = None) -> str:
@@ -155,14 +166,17 @@ def mask(text: str, found: dict[str, list[str]] | None = None) -> str:
     for name, needles, pattern in _MASKS:
         if needles and not any(map(text.__contains__, needles)):
             continue
-        if pattern.search(text) is None:  # most patterns match nothing: one scan, no substitution
+        spans = _spans(pattern, text)
+        if not spans:
             continue
-        placeholder = f"<{name}>"
-        if found is None:
-            text = pattern.sub(placeholder, text)
-        else:
-            masked = found.setdefault(name, [])
-            text = pattern.sub(lambda match: masked.append(match.group()) or placeholder, text)
+        if found is not None:
+            found.setdefault(name, []).extend(text[start:end] for start, end in spans)
+        pieces, done = [], 0
+        for start, end in spans:
+            pieces += (text[done:start], f"<{name}>")
+            done = end
+        pieces.append(text[done:])
+        text = "".join(pieces)
     return text
 
 
