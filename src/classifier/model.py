@@ -277,26 +277,38 @@ def probabilities_frame(
     classes_per_head: list[np.ndarray], probabilities: list[np.ndarray], index: pd.Index, high_threshold: float | None = None
 ) -> pd.DataFrame:
     """Predicted labels, their confidences, P(high) and the triage colour."""
-    result = pd.DataFrame(index=index)
+    return pd.DataFrame(prediction_columns(classes_per_head, probabilities, high_threshold), index=index)
+
+
+def prediction_columns(
+    classes_per_head: list[np.ndarray], probabilities: list[np.ndarray], high_threshold: float | None = None
+) -> dict[str, np.ndarray]:
+    """The columns of `probabilities_frame` as arrays (the scoring path builds its frame once)."""
+    columns = {}
     for name, classes, proba in zip(LABEL_COLUMNS, classes_per_head, probabilities):
         best = np.argmax(proba, axis=1)
-        result[name] = classes[best]
-        result[f"{name}_confidence"] = proba[np.arange(len(best)), best].round(4)
-    result["p_high"] = probabilities[1][:, list(classes_per_head[1]).index("high")].round(4)
-    result = decide_high(result, high_threshold)
-    result["colour"] = result["urgency"].map(COLOURS)
-    return result
+        columns[name] = np.asarray(classes, dtype=object)[best]
+        columns[f"{name}_confidence"] = proba[np.arange(len(best)), best].round(4)
+    columns["p_high"] = probabilities[1][:, list(classes_per_head[1]).index("high")].round(4)
+    columns.update(raised_high(columns, high_threshold))
+    columns["colour"] = np.array([COLOURS[u] for u in columns["urgency"]], dtype=object)
+    return columns
+
+
+def raised_high(predicted: Mapping[str, Any], threshold: float | None) -> dict[str, np.ndarray]:
+    """`urgency` and `urgency_confidence`, urgency `high` wherever P(high) reaches the threshold
+    (None: the most probable class decides)."""
+    urgency, confidence = np.asarray(predicted["urgency"], dtype=object), np.asarray(predicted["urgency_confidence"])
+    if threshold is None:
+        return {"urgency": urgency, "urgency_confidence": confidence}
+    p_high = np.asarray(predicted["p_high"])
+    raised = (p_high >= threshold) & (urgency != "high")
+    return {"urgency": np.where(raised, "high", urgency), "urgency_confidence": np.where(raised, p_high, confidence)}
 
 
 def decide_high(predicted: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
-    """Urgency `high` wherever P(high) reaches the threshold (None: the most probable class decides)."""
-    if threshold is None:
-        return predicted
-    raised = predicted["p_high"].ge(threshold) & predicted["urgency"].ne("high")
-    return predicted.assign(
-        urgency=predicted["urgency"].mask(raised, "high"),
-        urgency_confidence=predicted["urgency_confidence"].mask(raised, predicted["p_high"]),
-    )
+    """`raised_high` applied to a frame of predictions."""
+    return predicted.assign(**raised_high(predicted, threshold))
 
 
 def predict(
@@ -308,13 +320,18 @@ def predict(
     decision. Features are computed once for both heads and the explanation; `texts` are the
     frame's `inquiry_texts` when the caller has them already.
     """
-    X = pipeline.named_steps["features"].transform(inquiry_texts(frame) if texts is None else texts)
+    return pd.DataFrame(predict_columns(pipeline, inquiry_texts(frame) if texts is None else texts, explainer), index=frame.index)
+
+
+def predict_columns(pipeline: Pipeline, texts: list[str], explainer: Explainer | None = None) -> dict[str, Any]:
+    """`predict`'s columns for the `inquiry_texts` of the records, as arrays."""
+    X = pipeline.named_steps["features"].transform(texts)
     heads = pipeline.named_steps["heads"]
     probabilities = heads.predict_proba(X)
-    result = probabilities_frame(heads.classes_, probabilities, frame.index, heads.high_threshold)
+    columns: dict[str, Any] = prediction_columns(heads.classes_, probabilities, heads.high_threshold)
     if explainer is not None:
-        result["explanation"] = explainer(heads, X, probabilities)
-    return result
+        columns["explanation"] = explainer(heads, X, probabilities)
+    return columns
 
 
 def sha256_file(path: Path) -> str:

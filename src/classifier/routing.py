@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 
-def joint_confidence(predicted: pd.DataFrame) -> pd.Series:
+def joint_confidence(predicted: Mapping[str, Any]) -> Any:
     return predicted["topic_confidence"] * predicted["urgency_confidence"]
 
 
-def guarded(predicted: pd.DataFrame, high_guard: float) -> pd.Series:
-    return predicted["urgency"].ne("high") & predicted["p_high"].ge(high_guard)
+def guarded(predicted: Mapping[str, Any], high_guard: float) -> np.ndarray:
+    return (np.asarray(predicted["urgency"], dtype=object) != "high") & (np.asarray(predicted["p_high"]) >= high_guard)
 
 
 def both_correct(truth: pd.DataFrame, predicted: pd.DataFrame) -> pd.Series:
@@ -74,16 +74,16 @@ def choose_high_threshold(truth: pd.DataFrame, predicted: pd.DataFrame, target_r
     return 0.01
 
 
-def route(predicted: pd.DataFrame, thresholds: Mapping[str, Any]) -> pd.DataFrame:
-    """`route` (auto/review) and `route_reason` for each prediction."""
-    confidence = joint_confidence(predicted)
+def route(predicted: Mapping[str, Any], thresholds: Mapping[str, Any]) -> pd.DataFrame:
+    """`route` (auto/review) and `route_reason` for each prediction (a frame, or columns as arrays)."""
+    confidence = np.asarray(joint_confidence(predicted))
     guard = guarded(predicted, thresholds["high_guard"])
-    low = confidence.lt(thresholds["auto_confidence"])
-    reason = np.where(
-        guard,
-        "possible high urgency: P(high)=" + predicted["p_high"].map("{:.2f}".format),
-        np.where(low, "low confidence: " + confidence.map("{:.2f}".format), ""),
-    )
-    return pd.DataFrame(
-        {"route": np.where(guard | low, "review", "auto"), "route_reason": reason}, index=predicted.index
-    )
+    low = confidence < thresholds["auto_confidence"]
+    reason = np.full(len(confidence), "", dtype=object)
+    for row in np.flatnonzero(low & ~guard).tolist():
+        reason[row] = f"low confidence: {confidence[row]:.2f}"
+    p_high = np.asarray(predicted["p_high"])
+    for row in np.flatnonzero(guard).tolist():
+        reason[row] = f"possible high urgency: P(high)={p_high[row]:.2f}"
+    routes = np.where(guard | low, "review", "auto").astype(object)
+    return pd.DataFrame({"route": routes, "route_reason": reason}, index=getattr(predicted, "index", None))

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm import tqdm
 
 from classifier import data, followups, model, routing, sla
@@ -40,7 +41,7 @@ DRIFT_COLUMNS = ("tokens",)
 KEY_COLUMNS = ("id", "received_at", "topic", "urgency", "route", "route_reason", "in_reply_to", "references", "orders")
 
 
-def record_errors(frame: pd.DataFrame) -> pd.Series:
+def record_errors(frame: pd.DataFrame) -> list[str]:
     """Per-row problems of unlabeled inquiries as one message per row ('' when fine)."""
     allowed = {"channel": data.CHANNELS + ("",)}
     errors = []
@@ -53,7 +54,7 @@ def record_errors(frame: pd.DataFrame) -> pd.Series:
             continue
         problems = data.record_problems(record, row, require_labels=False, allowed=allowed)
         errors.append("; ".join(f"{p.field}: {p.message}" for p in problems))
-    return pd.Series(errors, index=frame.index, dtype=str)
+    return errors
 
 
 def queue_positions(urgency: pd.Series, received_at: pd.Series) -> pd.Series:
@@ -120,9 +121,11 @@ class Scorer:
         pipeline, metadata = model.load(source)
         return cls(pipeline, metadata, f"{source}#sha256:{metadata['model_sha256'][:12]}", drift_columns)
 
-    def predict(self, frame: pd.DataFrame, texts: list[str] | None = None) -> pd.DataFrame:
-        predicted = model.predict(self.pipeline, frame, self.explainer, texts)
-        return predicted.join(routing.route(predicted, self.metadata["routing"]))
+    def predict(self, texts: list[str]) -> dict[str, Any]:
+        """Predictions, explanations and routes of the `inquiry_texts` of some records, as arrays."""
+        predicted = model.predict_columns(self.pipeline, texts, self.explainer)
+        routes = routing.route(predicted, self.metadata["routing"])
+        return {**predicted, "route": routes["route"].to_numpy(), "route_reason": routes["route_reason"].to_numpy()}
 
     def score_chunk(self, chunk: pd.DataFrame) -> pd.DataFrame:
         """Predictions, routes and errors of one chunk; batch-wide columns are filled by `finalize`."""
@@ -134,23 +137,26 @@ class Scorer:
         for column in ("subject", "received_at", "in_reply_to", "references", "input_error", "topic", "urgency"):
             if column not in chunk:
                 chunk[column] = ""
-        result = chunk[["id", "received_at", "in_reply_to", "references"]].copy()
-        result["subject"] = [redact(subject) for subject in chunk["subject"].tolist()]
+        # Plain lists and arrays, one frame at the end: pandas operations per column cost more than
+        # the work they do on a chunk.
+        bodies = chunk["body"].tolist()
         found: list[dict[str, list[str]]] = []
         texts = model.inquiry_texts(chunk, found)
-        scorable = chunk["body"].str.strip().ne("")  # flagged records (no Date, no Message-ID) are still scored
-        if scorable.any():
-            chosen = [t for t, keep in zip(texts, scorable) if keep]
-            result = result.join(self.predict(chunk[scorable], chosen))
-        result = result.reindex(columns=[*self.columns, "in_reply_to", "references"])
+        result: dict[str, Any] = {c: chunk[c].tolist() for c in ("id", "received_at", "in_reply_to", "references")}
+        result["subject"] = [redact(subject) for subject in chunk["subject"].tolist()]
+        # Flagged records (no Date, no Message-ID) are still scored; records without a body are not.
+        scorable = [row for row, body in enumerate(bodies) if body.strip()]
+        if scorable:
+            predicted = self.predict(texts if len(scorable) == len(texts) else [texts[row] for row in scorable])
+            result.update({name: _spread(values, scorable, len(texts)) for name, values in predicted.items()})
         result["model_version"] = self.version
-        result["text_length"] = chunk["body"].str.len()
-        result["true_topic"], result["true_urgency"] = chunk["topic"], chunk["urgency"]
+        result["text_length"] = list(map(len, bodies))
+        result["true_topic"], result["true_urgency"] = chunk["topic"].tolist(), chunk["urgency"].tolist()
         if self.drift_columns:
             result["tokens"] = model.inquiry_tokens(texts)
         result["error"] = record_errors(chunk)
         result["orders"] = [order_numbers(masked) for masked in found]
-        return result
+        return pd.DataFrame(result).reindex(columns=[*self.columns, "in_reply_to", "references", "orders"])
 
     def score(self, frame: pd.DataFrame, sla_params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Score a whole frame in memory and return it in queue order (SLA: params.yaml's `sla`)."""
@@ -192,7 +198,6 @@ class _Writer:
         if self.text is not None:
             self.text.write(part)
             return
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(part, preserve_index=False)
@@ -336,9 +341,23 @@ def run_batch(
 def compact_keys(scored: pd.DataFrame) -> pd.DataFrame:
     """The per-record keys the second pass needs, as Arrow-backed strings: they are all that grows
     with the number of records, so they are kept small (order numbers space-joined)."""
-    keys = scored[list(KEY_COLUMNS)].copy()
-    keys["orders"] = keys["orders"].map(" ".join)
-    return keys.astype({c: "string[pyarrow]" for c in KEY_COLUMNS})
+    keys = {c: scored[c].tolist() for c in KEY_COLUMNS if c != "orders"}
+    keys["orders"] = list(map(" ".join, scored["orders"].tolist()))
+    return pd.DataFrame({c: _arrow_text(values) for c, values in keys.items()})
+
+
+def _arrow_text(values: list[Any]) -> pd.arrays.ArrowStringArray:
+    """Strings as an Arrow-backed array, missing values (None, NaN) as <NA>."""
+    return pd.arrays.ArrowStringArray(pa.array([v if isinstance(v, str) else None for v in values], type=pa.large_string()))
+
+
+def _spread(values: Any, rows: list[int], size: int) -> Any:
+    """Values of some rows of a chunk as a column of the whole chunk, missing (NaN) elsewhere."""
+    if len(rows) == size:
+        return values
+    column = np.full(size, np.nan, dtype=np.float64 if np.asarray(values).dtype.kind == "f" else object)
+    column[rows] = values
+    return column
 
 
 def summarize(final: pd.DataFrame, keys: pd.DataFrame, seconds: float) -> dict[str, Any]:
