@@ -51,3 +51,12 @@ def test_equal_contributions_are_named_in_column_order(fitted):
     explained = explain.top_terms(X[:50], weights, rows_class[:50], np.arange(X.shape[1]), 5)
     assert explained == reference(X[:50], weights, rows_class[:50], 5)
     assert explain.top_terms(X[:0], weights, rows_class[:0], np.arange(X.shape[1]), 5) == []
+
+
+def test_rows_then_decreasing_values_keeps_equal_values_in_their_order():
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 2, 50, 5000):
+        rows = np.sort(rng.integers(0, 40, size))
+        values = rng.integers(1, 6, size).astype(float)  # many equal values in a row
+        expected = np.lexsort((np.arange(size), -values, rows))
+        assert explain._by_row_then_decreasing(rows, values, 40).tolist() == expected.tolist()

@@ -45,25 +45,42 @@ def top_terms(X: sp.csr_matrix, weights: np.ndarray, rows_class: np.ndarray, nam
     lengths = np.diff(X.indptr)
     rows = np.repeat(np.arange(X.shape[0]), lengths)
     # The whole batch at once: weights[class of the row, column] as one flat index.
-    contributions = X.data * np.ravel(weights)[rows_class[rows] * weights.shape[1] + X.indices]
+    contributions = X.data * np.ravel(weights)[np.repeat(rows_class * weights.shape[1], lengths) + X.indices]
     largest = np.zeros(X.shape[0])
     filled = lengths > 0
     if filled.any():
         largest[filled] = np.maximum.reduceat(contributions, X.indptr[:-1][filled])
     positive = contributions > 0
-    candidates = positive & (contributions >= _CANDIDATE_SHARE * largest[rows])
+    candidates = positive & (contributions >= np.repeat(_CANDIDATE_SHARE * largest, lengths))
     few = np.bincount(rows[candidates], minlength=X.shape[0]) < k
-    candidates |= positive & few[rows]
-    rows, columns = rows[candidates], X.indices[candidates]
-    # Two stable sorts (by contribution, then by row: a radix sort of small integers) leave each row's
-    # candidates by decreasing contribution, ties in column order.
-    order = np.argsort(-contributions[candidates], kind="stable")
-    order = order[np.argsort(rows[order].astype(np.min_scalar_type(X.shape[0])), kind="stable")]
+    if few.any():
+        candidates |= positive & np.repeat(few, lengths)
+    chosen_at = np.flatnonzero(candidates)  # in row order, and in column order inside a row
+    rows, columns, values = rows[chosen_at], X.indices[chosen_at], contributions[chosen_at]
+    order = _by_row_then_decreasing(rows, values, X.shape[0])
     rows, columns = rows[order], columns[order]
     starts = np.searchsorted(rows, np.arange(X.shape[0] + 1))
     chosen = names[columns[np.arange(len(rows)) - starts[rows] < k]].tolist()
     bounds = np.cumsum(np.minimum(np.diff(starts), k)).tolist()
     return [chosen[start:end] for start, end in zip([0, *bounds[:-1]], bounds)]
+
+
+def _by_row_then_decreasing(rows: np.ndarray, values: np.ndarray, row_count: int) -> np.ndarray:
+    """The order that sorts entries by row, then by decreasing value, equal values in their given
+    order: as two stable sorts, but the value sort is the native unstable one (five times faster)
+    and the runs of equal values in a row are put back in their order afterwards."""
+    order = np.argsort(-values)
+    order = order[np.argsort(rows[order].astype(np.min_scalar_type(row_count)), kind="stable")]
+    sorted_rows, sorted_values = rows[order], values[order]
+    tied = (sorted_values[1:] == sorted_values[:-1]) & (sorted_rows[1:] == sorted_rows[:-1])
+    if tied.any():
+        in_run = np.zeros(len(order), dtype=bool)
+        in_run[1:] |= tied
+        in_run[:-1] |= tied
+        at = np.flatnonzero(in_run)
+        run = np.cumsum(np.concatenate([[True], ~tied]))[at]
+        order[at] = order[at][np.lexsort((order[at], run))]
+    return order
 
 
 class Explainer:
