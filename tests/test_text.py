@@ -26,6 +26,8 @@ NORMALIZE_CASES = [
     ("3～5日", "3〜5日"),  # full-width tilde unified to the wave dash
     ("a\u200bb", "ab"),  # zero-width space removed
     ("注文\u0007番号", "注文 番号"),  # control character removed
+    ("注文\x85番号\x1f。\r\n", "注文 番号 。"),  # control characters that are whitespace too
+    ("090\nー1234", "090 ー1234"),  # a line break is no digit: the long vowel stays
     ("  お世話に\n\nなります\t。 ", "お世話に なります 。"),  # whitespace collapsed
     ("㈱テスト", "(株)テスト"),  # NFKC decomposes enclosed forms
     ("①の部品", "1の部品"),

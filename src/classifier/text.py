@@ -19,20 +19,21 @@ T = TypeVar("T")
 
 # --- normalization ---------------------------------------------------------------------------
 
-# Control characters (C0, DEL, C1) become spaces; zero-width characters vanish.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Control characters (C0, DEL, C1) become spaces; zero-width characters vanish. The control
+# characters str.split() takes for whitespace (\t \n \x0b \x0c \r \x1c-\x1f \x85) are left to the
+# final whitespace collapse: no rule in between tells them from a space, and most texts have lines.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 # Dash look-alikes that survive NFKC: after kana they stand for a long vowel, between digits
 # (090ー1234ー5678) and elsewhere for a hyphen.
-# Patterns that do not begin with a character class begin with a look-ahead for their first
-# character: the same matches, without trying the whole pattern at every position of the text.
+# Each pattern begins with the character it replaces and looks behind from there: the engine skips
+# to that character in its native loop instead of trying a look-behind at every position.
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500\u2501"
-_LONG_VOWEL = re.compile(rf"(?=[{_DASHES}])(?<=[\u3041-\u309f\u30a1-\u30fc])[{_DASHES}]+")
-_DIGIT_DASH = re.compile(r"(?=ー)(?<=\d)ー(?=\d)")
+_LONG_VOWEL = re.compile(rf"[{_DASHES}](?<=[\u3041-\u309f\u30a1-\u30fc][{_DASHES}])[{_DASHES}]*")
+_DIGIT_DASH = re.compile(r"ー(?<=\dー)(?=\d)")
 _DASH = re.compile(rf"[{_DASHES}]")
 _WAVE = re.compile("[~\u301c\uff5e\u223c\u223e\u3030]")
 _REPEATED_MARK = re.compile(r"([!?ー〜])\1+")
-_REPEATED_PAIRS = ("!!", "??", "ーー", "〜〜")
 _MIXED_MARKS = re.compile(r"[!?]{2,}")
 
 
@@ -96,7 +97,7 @@ def normalize(text: str) -> str:
         text = _DIGIT_DASH.sub("-", text)
     text = text.lower()
     text = _WAVE.sub("〜", text)
-    if any(map(text.__contains__, _REPEATED_PAIRS)):
+    if _REPEATED_MARK.search(text):
         text = _REPEATED_MARK.sub(r"\1", text)
     if "!" in text or "?" in text:
         text = _MIXED_MARKS.sub(_mixed_marks, text)
