@@ -102,8 +102,10 @@ def tfidf(documents: np.ndarray, columns: np.ndarray, shape: tuple[int, int], id
     cells = np.sort((documents[known] * shape[1] + columns[known]).astype(cell_type))
     starts = run_starts(cells)
     counts = np.diff(np.append(starts, len(cells))).astype(np.float64)
-    rows, indices = np.divmod(cells[starts], shape[1])
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=shape[0]))])
+    distinct = cells[starts]
+    indptr = np.searchsorted(distinct, np.arange(shape[0] + 1, dtype=cell_type) * shape[1]).astype(np.int32)
+    rows = np.repeat(np.arange(shape[0], dtype=cell_type), np.diff(indptr))
+    indices = (distinct - rows * shape[1]).astype(np.int32)
     if sublinear_tf:
         counts = 1.0 + np.log(counts)
     matrix = sp.csr_matrix((counts * idf[indices], indices, indptr), shape=shape)
