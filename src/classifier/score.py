@@ -12,10 +12,11 @@ import contextlib
 import functools
 import multiprocessing
 import os
+import pickle
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,16 @@ class Scorer:
 
     def score_chunk(self, chunk: pd.DataFrame) -> pd.DataFrame:
         """Predictions, routes and errors of one chunk; batch-wide columns are filled by `finalize`."""
+        return pd.DataFrame(self.score_columns(chunk)).reindex(columns=list(self.part_columns))
+
+    @property
+    def part_columns(self) -> tuple[str, ...]:
+        """The columns of a scored chunk: the output's and what the batch-wide decisions read."""
+        return (*self.columns, "in_reply_to", "references", "orders")
+
+    def score_columns(self, chunk: pd.DataFrame) -> dict[str, Any]:
+        """`score_chunk` as plain columns (lists and arrays): batch scoring spools and renders these
+        without building a frame in between (pandas operations per column cost more than their work)."""
         chunk = materialize(chunk)
         missing = [c for c in data.REQUIRED_FOR_SCORING if c not in chunk.columns]
         if missing:
@@ -137,8 +148,6 @@ class Scorer:
         for column in ("subject", "received_at", "in_reply_to", "references", "input_error", "topic", "urgency"):
             if column not in chunk:
                 chunk[column] = ""
-        # Plain lists and arrays, one frame at the end: pandas operations per column cost more than
-        # the work they do on a chunk.
         bodies = chunk["body"].tolist()
         found: list[dict[str, list[str]]] = []
         texts = model.inquiry_texts(chunk, found)
@@ -149,14 +158,15 @@ class Scorer:
         if scorable:
             predicted = self.predict(texts if len(scorable) == len(texts) else [texts[row] for row in scorable])
             result.update({name: _spread(values, scorable, len(texts)) for name, values in predicted.items()})
-        result["model_version"] = self.version
+        result["model_version"] = [self.version] * len(texts)
         result["text_length"] = list(map(len, bodies))
         result["true_topic"], result["true_urgency"] = chunk["topic"].tolist(), chunk["urgency"].tolist()
         if self.drift_columns:
             result["tokens"] = model.inquiry_tokens(texts)
         result["error"] = record_errors(chunk)
         result["orders"] = [order_numbers(masked) for masked in found]
-        return pd.DataFrame(result).reindex(columns=[*self.columns, "in_reply_to", "references", "orders"])
+        missing = [None] * len(texts)  # the predicted columns when no record has a body
+        return {column: result.get(column, missing) for column in self.part_columns}
 
     def score(self, frame: pd.DataFrame, sla_params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Score a whole frame in memory and return it in queue order (SLA: params.yaml's `sla`)."""
@@ -202,7 +212,9 @@ class _Writer:
 
         table = pa.Table.from_pandas(part, preserve_index=False)
         if self.parquet is None:
-            self.parquet = pq.ParquetWriter(self.path, table.schema)
+            # Text as large_string, the type pandas' own string columns have in Arrow.
+            schema = pa.schema([f.with_type(pa.large_string()) if f.type == pa.string() else f for f in table.schema], metadata=table.schema.metadata)
+            self.parquet = pq.ParquetWriter(self.path, schema)
         self.parquet.write_table(table.cast(self.parquet.schema))
 
     def close(self) -> None:
@@ -216,17 +228,22 @@ FLOAT_COLUMNS = ("topic_confidence", "urgency_confidence", "p_high")
 INT_COLUMNS = ("queue_position", "contact_number", "text_length")
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """One schema for every chunk, so Parquet parts concatenate and CSV columns stay stable."""
-    frame = frame.copy()
-    for column in frame.columns:
-        if column in FLOAT_COLUMNS:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-        elif column in INT_COLUMNS:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
+def _typed(columns: Mapping[str, Any]) -> pd.DataFrame:
+    """One schema for every chunk, so Parquet parts concatenate and CSV columns stay stable: floats,
+    nullable integers, and text ('' where missing) as Python strings, built as one frame."""
+    typed = {}
+    for name, values in columns.items():
+        if name in FLOAT_COLUMNS:
+            typed[name] = pd.Series(pd.to_numeric(np.asarray(values, dtype=object), errors="coerce"), dtype="float64")
+        elif name in INT_COLUMNS:
+            typed[name] = pd.Series(pd.to_numeric(np.asarray(values, dtype=object), errors="coerce"), dtype="Int64")
         else:
-            frame[column] = data.as_text(frame[column])
-    return frame
+            typed[name] = pd.Series([v if isinstance(v, str) else "" for v in _as_list(values)], dtype=object)
+    return pd.DataFrame(typed)
+
+
+def _as_list(values: Any) -> list[Any]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
 _worker_scorer: Scorer | None = None
@@ -238,9 +255,11 @@ def _start_worker(scorer: Scorer) -> None:
 
 
 def score_to_part(scorer: Scorer, chunk: pd.DataFrame, part: Path) -> pd.DataFrame:
-    """Score a chunk, spool it to `part` and return its per-record keys (all the second pass keeps)."""
-    scored = scorer.score_chunk(chunk)
-    scored.to_pickle(part)
+    """Score a chunk, spool its columns to `part` and return its per-record keys (all the second
+    pass keeps)."""
+    scored = scorer.score_columns(chunk)
+    with part.open("wb") as spool:
+        pickle.dump(scored, spool, protocol=pickle.HIGHEST_PROTOCOL)
     return compact_keys(scored)
 
 
@@ -254,11 +273,12 @@ def render_part(
 ) -> tuple[str | pd.DataFrame, pd.DataFrame]:
     """A spooled part with its batch-wide decisions and deadlines, rendered for the output file;
     and its records among the first `top` of the queue."""
-    scored = pd.read_pickle(part)
-    scored[decisions.columns] = decisions.to_numpy()
-    scored["due_by"] = deadlines(scored["received_at"].tolist(), scored["urgency"].tolist(), sla_params)
-    scored = _typed(scored.reindex(columns=list(columns)))
-    return rendered(scored, suffix, header), scored[scored["queue_position"] <= top]
+    with part.open("rb") as spool:
+        scored = pickle.load(spool)
+    scored.update({name: values.tolist() for name, values in decisions.items()})
+    scored["due_by"] = deadlines(scored["received_at"], scored["urgency"], sla_params)
+    typed = _typed({name: scored[name] for name in columns})
+    return rendered(typed, suffix, header), typed[typed["queue_position"] <= top]
 
 
 @contextlib.contextmanager
@@ -341,8 +361,8 @@ def run_batch(
 def compact_keys(scored: pd.DataFrame) -> pd.DataFrame:
     """The per-record keys the second pass needs, as Arrow-backed strings: they are all that grows
     with the number of records, so they are kept small (order numbers space-joined)."""
-    keys = {c: scored[c].tolist() for c in KEY_COLUMNS if c != "orders"}
-    keys["orders"] = list(map(" ".join, scored["orders"].tolist()))
+    keys = {c: _as_list(scored[c]) for c in KEY_COLUMNS if c != "orders"}
+    keys["orders"] = list(map(" ".join, _as_list(scored["orders"])))
     return pd.DataFrame({c: _arrow_text(values) for c, values in keys.items()})
 
 
