@@ -112,39 +112,41 @@ _NUM_L = r"(?<![0-9a-z\-.])"  # not glued to a longer alphanumeric run on the le
 _NUM_R = r"(?![0-9a-z\-])"
 # The order matters: the first pattern that matches a span wins, so specific formats
 # (mall order ids, postal codes with 〒, ISO dates) are tried before the generic digit runs.
-_MASK_PATTERNS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
-    # (placeholder, the characters a match can start with, strings one of which every match contains
-    #  (none: not checked), pattern)
-    ("URL", "hw", ("http", "www."), r"(?:https?://|www\.)[^\s<>\"'、。「」()]+"),
-    ("EMAIL", r"0-9a-z._%+\-", ("@",), r"[0-9a-z._%+\-]+@[0-9a-z.\-]+\.[a-z]{2,}"),
-    ("ORDER", r"\d", ("-",), _NUM_L + r"\d{3}-\d{7}-\d{7}" + _NUM_R),
-    ("POSTAL", r"〒\d", ("〒", "-"), r"〒\s?\d{3}-?\d{4}" + _NUM_R + "|" + _NUM_L + r"\d{3}-\d{4}" + _NUM_R),
-    ("DATE", r"\d", ("月", "/", "-", "."),
+_MASK_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
+    # (placeholder, the characters a match can start with, a pattern every match contains (checked
+    #  first: a text without it is not scanned; '' for none), pattern)
+    ("URL", "hw", r"http|www\.", r"(?:https?://|www\.)[^\s<>\"'、。「」()]+"),
+    ("EMAIL", r"0-9a-z._%+\-", "@", r"[0-9a-z._%+\-]+@[0-9a-z.\-]+\.[a-z]{2,}"),
+    ("ORDER", r"\d", r"-\d{7}-", _NUM_L + r"\d{3}-\d{7}-\d{7}" + _NUM_R),
+    ("POSTAL", r"〒\d", r"〒|-\d{4}", r"〒\s?\d{3}-?\d{4}" + _NUM_R + "|" + _NUM_L + r"\d{3}-\d{4}" + _NUM_R),
+    ("DATE", r"\d", r"[月/\-.](?:(?<=[月/])|\d{1,2}[/\-.])",  # 月, a slash, or two separated numbers
         r"(?:\d{4}年)?\d{1,2}月\d{1,2}日"
         + "|" + _NUM_L + r"\d{4}[/\-.]\d{1,2}[/\-.]\d{1,2}" + _NUM_R
         + "|" + _NUM_L + r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])" + _NUM_R),
-    ("PHONE", r"+0", ("0", "+81"),
+    ("PHONE", r"+0", r"0|\+81",
         r"\+81[\s\-]?\d{1,4}[\s\-]?\d{1,4}[\s\-]?\d{3,4}" + _NUM_R
         + "|" + _NUM_L + r"0\d{1,4}-\d{1,4}-\d{3,4}" + _NUM_R
         + "|" + _NUM_L + r"0[5789]0\d{8}" + _NUM_R
         + "|" + _NUM_L + r"0\d{9}" + _NUM_R),
-    ("ADDRESS", r"\d", ("丁目", "-"),
+    ("ADDRESS", r"\d", r"丁目|-(?<=\d-)\d",
         r"\d{1,4}丁目\d{1,4}番地?(?:\d{1,4}号)?"
         + "|" + r"(?<=[\u4e00-\u9fff])\d{1,4}(?:-\d{1,4}){1,2}" + _NUM_R),
-    ("ORDER", r"#0-9a-z", (),
+    ("ORDER", r"#0-9a-z", "",
         r"#\s?\d{4,}"
         + "|" + _NUM_L + r"\d{6,}(?:-\d+)*" + _NUM_R
         # codes of letters and digits in hyphenated parts (kz-u-0227, bh-0305-stl30, b2b-104477)
         + "|" + _NUM_L + r"(?=(?:[a-z_\-]*\d){4})[a-z0-9]+(?:[\-_][a-z0-9]+)+" + _NUM_R),
-    ("MONEY", r"¥\\$\d", ("円", "¥", "\\", "$"), r"[¥\\$]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:万|千)?円"),
+    ("MONEY", r"¥\\$\d", r"円|¥|\\|\$", r"[¥\\$]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:万|千)?円"),
 )
 # Each pattern P is compiled as `[first](?<=(?=(P)).)`: a character class the regular-expression
 # engine skips to in its native loop, then a look-behind that steps back onto that character and
 # matches P from there (group 1). The matches are those of P; without the leading class the engine
 # tried every alternative and look-behind at each position of the text, which made masking cost
-# almost as much as MeCab's parse. A text without any of a pattern's strings is not scanned at all.
+# almost as much as MeCab's parse. A text without a match of a pattern's needle (which begins with
+# a literal or one class, for the same native skip) is not scanned at all.
 _MASKS = tuple(
-    (name, needles, re.compile(f"[{first}](?<=(?=({pattern})).)")) for name, first, needles, pattern in _MASK_PATTERNS
+    (name, re.compile(needle) if needle else None, re.compile(f"[{first}](?<=(?=({pattern})).)"))
+    for name, first, needle, pattern in _MASK_PATTERNS
 )
 
 
@@ -164,8 +166,8 @@ def mask(text: str, found: dict[str, list[str]] | None = None) -> str:
     so they cannot collide with anything the customer wrote. With `found`, the masked strings are
     collected per placeholder name (the follow-up linking reads order numbers this way).
     """
-    for name, needles, pattern in _MASKS:
-        if needles and not any(map(text.__contains__, needles)):
+    for name, needle, pattern in _MASKS:
+        if needle is not None and needle.search(text) is None:
             continue
         spans = _spans(pattern, text)
         if not spans:
