@@ -118,7 +118,8 @@ _MASK_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
     ("URL", "hw", r"http|www\.", r"(?:https?://|www\.)[^\s<>\"'、。「」()]+"),
     ("EMAIL", r"0-9a-z._%+\-", "@", r"[0-9a-z._%+\-]+@[0-9a-z.\-]+\.[a-z]{2,}"),
     ("ORDER", r"\d", r"-\d{7}-", _NUM_L + r"\d{3}-\d{7}-\d{7}" + _NUM_R),
-    ("POSTAL", r"〒\d", r"〒|-\d{4}", r"〒\s?\d{3}-?\d{4}" + _NUM_R + "|" + _NUM_L + r"\d{3}-\d{4}" + _NUM_R),
+    ("POSTAL", r"〒\d", r"〒|-(?<=(?<![0-9a-z\-.])\d{3}-)\d{4}(?![0-9a-z\-])",  # 〒, or the second form from its dash
+        r"〒\s?\d{3}-?\d{4}" + _NUM_R + "|" + _NUM_L + r"\d{3}-\d{4}" + _NUM_R),
     ("DATE", r"\d", r"[月/\-.](?:(?<=[月/])|\d{1,2}[/\-.])",  # 月, a slash, or two separated numbers
         r"(?:\d{4}年)?\d{1,2}月\d{1,2}日"
         + "|" + _NUM_L + r"\d{4}[/\-.]\d{1,2}[/\-.]\d{1,2}" + _NUM_R
@@ -128,7 +129,8 @@ _MASK_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
         + "|" + _NUM_L + r"0\d{1,4}-\d{1,4}-\d{3,4}" + _NUM_R
         + "|" + _NUM_L + r"0[5789]0\d{8}" + _NUM_R
         + "|" + _NUM_L + r"0\d{9}" + _NUM_R),
-    ("ADDRESS", r"\d", r"丁目|-(?<=\d-)\d",
+    # 丁目, or from the dash: a kanji, up to 4 digits, the dash, a digit
+    ("ADDRESS", r"\d", "丁目|-(?:" + "|".join(rf"(?<=[\u4e00-\u9fff]\d{{{n}}}-)" for n in range(1, 5)) + r")\d",
         r"\d{1,4}丁目\d{1,4}番地?(?:\d{1,4}号)?"
         + "|" + r"(?<=[\u4e00-\u9fff])\d{1,4}(?:-\d{1,4}){1,2}" + _NUM_R),
     ("ORDER", r"#0-9a-z", "",
