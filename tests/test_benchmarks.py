@@ -18,6 +18,7 @@ def test_benchmark_suite_runs_and_writes_its_results(model_dir, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(out.read_text())
     assert results["floor_docs_per_s"] > results["csv_single"]["docs_per_s"] > 0
+    assert min(results["floor_runs_docs_per_s"]) <= results["floor_docs_per_s"] <= max(results["floor_runs_docs_per_s"])
     assert 0 < results["ratio_single_to_floor"] < 1
     assert set(results["steps_seconds"]) >= {"read CSV", "parse mail", "normalize", "mask", "predict", "write CSV"}
     assert results["training"]["200"]["seconds"] > 0 and results["model_file_mb"] > 0
