@@ -192,8 +192,8 @@ def rendered(frame: pd.DataFrame, suffix: str, header: bool) -> str | pd.DataFra
     """A typed part as the output file needs it: text for CSV and JSONL, the frame for Parquet."""
     if suffix == ".csv":
         return frame.to_csv(index=False, header=header)
-    if suffix == ".parquet":
-        return frame
+    if suffix == ".parquet":  # text as pandas' string columns, the Parquet schema of every part
+        return frame.astype({name: "str" for name, dtype in frame.dtypes.items() if dtype == object})
     return frame.to_json(orient="records", lines=True, force_ascii=False)
 
 
@@ -212,9 +212,7 @@ class _Writer:
 
         table = pa.Table.from_pandas(part, preserve_index=False)
         if self.parquet is None:
-            # Text as large_string, the type pandas' own string columns have in Arrow.
-            schema = pa.schema([f.with_type(pa.large_string()) if f.type == pa.string() else f for f in table.schema], metadata=table.schema.metadata)
-            self.parquet = pq.ParquetWriter(self.path, schema)
+            self.parquet = pq.ParquetWriter(self.path, table.schema)
         self.parquet.write_table(table.cast(self.parquet.schema))
 
     def close(self) -> None:
