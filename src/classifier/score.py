@@ -356,7 +356,7 @@ def run_batch(
     return summary
 
 
-def compact_keys(scored: pd.DataFrame) -> pd.DataFrame:
+def compact_keys(scored: Mapping[str, Any]) -> pd.DataFrame:
     """The per-record keys the second pass needs, as Arrow-backed strings: they are all that grows
     with the number of records, so they are kept small (order numbers space-joined)."""
     keys = {c: _as_list(scored[c]) for c in KEY_COLUMNS if c != "orders"}
