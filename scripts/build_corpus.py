@@ -1,8 +1,10 @@
 """Assemble the hand-written corpus parts (data/raw/*.jsonl) into data/inquiries.csv and, once,
-the frozen test split data/test.csv.
+the frozen test split data/test.csv; and the robustness set's parts (data/robustness/raw/*.jsonl,
+other writers, another brief, never trained on) into data/robustness.csv.
 
-Ids and timestamps are derived from each text's hash, so adding a part never changes the records
-that were already there. Near-duplicates (char 5-gram Jaccard >= 0.8) keep only the first. The test
+Ids are derived from each text's hash, and so are timestamps where the writer gave none (a writer
+who names a date or a deadline gives `received_at`, since the label depends on it), so adding a part
+never changes the records that were already there. Near-duplicates (char 5-gram Jaccard >= 0.8) keep only the first. The test
 split is drawn (stratified by topic × urgency) only when data/test.csv does not exist yet; after that
 it is frozen, and its records are left out of the training file.
 
@@ -48,7 +50,8 @@ def read_parts(raw_dir: Path, pattern: str = "*.jsonl", start: datetime = START,
                 rows.append(record)
     frame = pd.DataFrame(rows)
     frame["id"] = [record_id(s, b) for s, b in zip(frame["subject"], frame["body"])]
-    frame["received_at"] = [received_at(rid, start, days) for rid in frame["id"]]
+    given = frame["received_at"] if "received_at" in frame else pd.Series(None, index=frame.index)
+    frame["received_at"] = [g if isinstance(g, str) and g else received_at(rid, start, days) for g, rid in zip(given, frame["id"])]
     frame["source"] = "hand:" + frame["writer"]
     frame["pii"] = frame["pii"].map(lambda items: "|".join(items))
     return frame
@@ -58,6 +61,9 @@ def apply_adjudication(frame: pd.DataFrame, labels_dir: Path) -> pd.DataFrame:
     second = pd.read_csv(labels_dir / "second_pass.csv", dtype=str).set_index("id")
     decided = pd.read_csv(labels_dir / "adjudicated.csv", dtype=str).set_index("id")
     first = frame.set_index("id")[["topic", "urgency"]]
+    unchecked = first.index.difference(second.index)
+    if len(unchecked):
+        raise SystemExit(f"{len(unchecked)} records have no second-pass label in {labels_dir}/second_pass.csv, e.g. {list(unchecked[:5])}")
     agree = (first["topic"] == second.loc[first.index, "topic"]) & (first["urgency"] == second.loc[first.index, "urgency"])
     print(f"agreement of the two passes: {agree.mean():.2%} ({(~agree).sum()} disagreements, {len(decided)} adjudicated)")
     frame = frame.copy()
@@ -81,6 +87,8 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, default=Path("data/labels"))
     parser.add_argument("--test-size", type=int, default=620, help="rows of a new test split")
     parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument("--robustness-raw", type=Path, default=Path("data/robustness/raw"))
+    parser.add_argument("--robustness", type=Path, default=Path("data/robustness.csv"))
     args = parser.parse_args()
     frame = read_parts(args.raw).drop_duplicates("id")
     frame = drop_near_duplicates(frame.reset_index(drop=True))
@@ -95,6 +103,11 @@ def main() -> None:
     frame = frame[~frame["id"].isin(frozen)]
     frame.sort_values("received_at")[COLUMNS].to_csv(args.out, index=False)
     print(f"{len(frame)} inquiries → {args.out}")
+    if args.robustness_raw.is_dir():
+        robust = drop_near_duplicates(read_parts(args.robustness_raw).drop_duplicates("id").reset_index(drop=True))
+        robust = apply_adjudication(robust, args.labels)
+        robust.sort_values("received_at")[COLUMNS].to_csv(args.robustness, index=False)
+        print(f"{len(robust)} inquiries → {args.robustness}")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,9 @@ def test_every_allowed_combination_has_40_examples_and_every_topic_350(everythin
 
 
 def test_no_near_duplicates_within_or_across_splits(params):
-    report = validate.check(params["data"]["train"], params["data"]["test"], params["data"]["near_duplicate_jaccard"])
+    settings = params["data"]
+    report = validate.check(settings["train"], settings["test"], settings["near_duplicate_jaccard"], settings["robustness"])
+    assert set(report["rows"]) == {"train", "test", "robustness"}
     assert report["problems"] == []
 
 

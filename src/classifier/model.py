@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,13 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from classifier import rules
 from classifier.data import COLOURS, LABEL_COLUMNS
 from classifier.explain import Explainer
 from classifier.mail import strip_quoted
 from classifier.features import CharNgramTfidf, WordNgramTfidf
-from classifier.text import mask_names, preprocess, tokenize
+from classifier.dates import deadline_marker
+from classifier.text import mask, mask_names, normalize, tokenize
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
@@ -57,17 +59,37 @@ class InquiryText(BaseEstimator, TransformerMixin):
 
 
 def inquiry_texts(frame: pd.DataFrame, found: list[dict[str, list[str]]] | None = None) -> list[str]:
-    """What the model reads of each inquiry; with `found`, the masked strings of each are collected
-    there too (the scoring path reads order numbers this way instead of normalizing twice)."""
+    """What the model reads of each inquiry. With `found`, what preprocessing found in each is collected
+    there too: the masked strings per placeholder (the scoring path reads order numbers this way
+    instead of normalizing twice) and, under `DEADLINE`, the marker of a need-by date named in the text
+    and counted from `received_at` (`dates.deadline_marker`; read before masking hides the dates)."""
     # Plain lists: element-wise iteration of pandas' Arrow-backed strings costs about 1 µs per value.
     subjects = frame["subject"].tolist() if "subject" in frame else [""] * len(frame)
+    arrivals = frame["received_at"].tolist() if "received_at" in frame else [""] * len(frame)
     texts = []
-    for subject, body in zip(subjects, frame["body"].tolist()):
+    for subject, body, received_at in zip(subjects, frame["body"].tolist(), arrivals):
         masked: dict[str, list[str]] = {}
-        texts.append(preprocess(f"{subject} {strip_quoted(body)}", masked))
+        normalized = normalize(f"{subject} {strip_quoted(body)}")
+        texts.append(mask(normalized, masked))
         if found is not None:
+            if marker := deadline_marker(normalized, received_at):
+                masked[DEADLINE] = [marker]
             found.append(masked)
     return texts
+
+
+DEADLINE = "DEADLINE"
+
+
+def texts_and_deadlines(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """`inquiry_texts` and the deadline marker of each ('' for none), what the urgency rules read."""
+    found: list[dict[str, list[str]]] = []
+    texts = inquiry_texts(frame, found)
+    return texts, deadline_markers(found)
+
+
+def deadline_markers(found: list[dict[str, list[str]]]) -> list[str]:
+    return [masked.get(DEADLINE, [""])[0] for masked in found]
 
 
 class TriageHeads(BaseEstimator, ClassifierMixin):
@@ -274,16 +296,30 @@ def fit(pipeline: Pipeline, frame: pd.DataFrame) -> Pipeline:
 
 
 def probabilities_frame(
-    classes_per_head: list[np.ndarray], probabilities: list[np.ndarray], index: pd.Index, high_threshold: float | None = None
+    classes_per_head: list[np.ndarray],
+    probabilities: list[np.ndarray],
+    index: pd.Index,
+    high_threshold: float | None = None,
+    texts: Sequence[str] | None = None,
+    deadlines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Predicted labels, their confidences, P(high) and the triage colour."""
-    return pd.DataFrame(prediction_columns(classes_per_head, probabilities, high_threshold), index=index)
+    return pd.DataFrame(prediction_columns(classes_per_head, probabilities, high_threshold, texts, deadlines), index=index)
 
 
 def prediction_columns(
-    classes_per_head: list[np.ndarray], probabilities: list[np.ndarray], high_threshold: float | None = None
+    classes_per_head: list[np.ndarray],
+    probabilities: list[np.ndarray],
+    high_threshold: float | None = None,
+    texts: Sequence[str] | None = None,
+    deadlines: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The columns of `probabilities_frame` as arrays (the scoring path builds its frame once)."""
+    """The columns of `probabilities_frame` as arrays (the scoring path builds its frame once).
+
+    With the `inquiry_texts` of the rows and their deadline markers (`texts_and_deadlines`), the
+    spec's hard urgency rules (`classifier.rules`) are applied last, and `rule` names the rule that raised a row's urgency ('' for none); the
+    confidence of a raised urgency is the model's own probability of it.
+    """
     columns = {}
     for name, classes, proba in zip(LABEL_COLUMNS, classes_per_head, probabilities):
         best = np.argmax(proba, axis=1)
@@ -291,6 +327,13 @@ def prediction_columns(
         columns[f"{name}_confidence"] = proba[np.arange(len(best)), best].round(4)
     columns["p_high"] = probabilities[1][:, list(classes_per_head[1]).index("high")].round(4)
     columns.update(raised_high(columns, high_threshold))
+    if texts is not None and deadlines is not None:
+        columns["urgency"], columns["rule"] = rules.apply(texts, deadlines, columns["topic"], columns["urgency"])
+        fired = np.flatnonzero(columns["rule"] != "")
+        if len(fired):
+            urgency_columns = np.searchsorted(np.asarray(classes_per_head[1], dtype=str), columns["urgency"][fired].astype(str))
+            columns["urgency_confidence"] = columns["urgency_confidence"].copy()
+            columns["urgency_confidence"][fired] = probabilities[1][fired, urgency_columns].round(4)
     columns["colour"] = np.array([COLOURS[u] for u in columns["urgency"]], dtype=object)
     return columns
 
@@ -306,31 +349,26 @@ def raised_high(predicted: Mapping[str, Any], threshold: float | None) -> dict[s
     return {"urgency": np.where(raised, "high", urgency), "urgency_confidence": np.where(raised, p_high, confidence)}
 
 
-def decide_high(predicted: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
-    """`raised_high` applied to a frame of predictions."""
-    return predicted.assign(**raised_high(predicted, threshold))
-
-
-def predict(
-    pipeline: Pipeline, frame: pd.DataFrame, explainer: Explainer | None = None, texts: list[str] | None = None
-) -> pd.DataFrame:
-    """Topic and urgency with their confidences and the triage colour, one row per input row.
+def predict(pipeline: Pipeline, frame: pd.DataFrame, explainer: Explainer | None = None) -> pd.DataFrame:
+    """Topic and urgency with their confidences and the triage colour, one row per input row, the
+    spec's hard urgency rules applied (`rule` names the one that fired).
 
     With an `Explainer` of the pipeline, an `explanation` column names the terms that pushed each
-    decision. Features are computed once for both heads and the explanation; `texts` are the
-    frame's `inquiry_texts` when the caller has them already.
+    decision. Features are computed once for both heads and the explanation.
     """
-    return pd.DataFrame(predict_columns(pipeline, inquiry_texts(frame) if texts is None else texts, explainer), index=frame.index)
+    texts, deadlines = texts_and_deadlines(frame)
+    return pd.DataFrame(predict_columns(pipeline, texts, deadlines, explainer), index=frame.index)
 
 
-def predict_columns(pipeline: Pipeline, texts: list[str], explainer: Explainer | None = None) -> dict[str, Any]:
-    """`predict`'s columns for the `inquiry_texts` of the records, as arrays."""
+def predict_columns(pipeline: Pipeline, texts: list[str], deadlines: Sequence[str], explainer: Explainer | None = None) -> dict[str, Any]:
+    """`predict`'s columns for the `inquiry_texts` of the records and their deadline markers, as arrays."""
     X = pipeline.named_steps["features"].transform(texts)
     heads = pipeline.named_steps["heads"]
     probabilities = heads.predict_proba(X)
-    columns: dict[str, Any] = prediction_columns(heads.classes_, probabilities, heads.high_threshold)
+    columns: dict[str, Any] = prediction_columns(heads.classes_, probabilities, heads.high_threshold, texts, deadlines)
     if explainer is not None:
-        columns["explanation"] = explainer(heads, X, probabilities)
+        explanations = explainer(heads, X, probabilities)
+        columns["explanation"] = [f"{e} | rule: {r}" if r else e for e, r in zip(explanations, columns["rule"])]
     return columns
 
 

@@ -122,9 +122,10 @@ class Scorer:
         pipeline, metadata = model.load(source)
         return cls(pipeline, metadata, f"{source}#sha256:{metadata['model_sha256'][:12]}", drift_columns)
 
-    def predict(self, texts: list[str]) -> dict[str, Any]:
-        """Predictions, explanations and routes of the `inquiry_texts` of some records, as arrays."""
-        predicted = model.predict_columns(self.pipeline, texts, self.explainer)
+    def predict(self, texts: list[str], deadlines: list[str]) -> dict[str, Any]:
+        """Predictions, explanations and routes of the `inquiry_texts` of some records and their
+        deadline markers, as arrays."""
+        predicted = model.predict_columns(self.pipeline, texts, deadlines, self.explainer)
         routes = routing.route(predicted, self.metadata["routing"])
         return {**predicted, "route": routes["route"].to_numpy(), "route_reason": routes["route_reason"].to_numpy()}
 
@@ -156,7 +157,10 @@ class Scorer:
         # Flagged records (no Date, no Message-ID) are still scored; records without a body are not.
         scorable = [row for row, body in enumerate(bodies) if body.strip()]
         if scorable:
-            predicted = self.predict(texts if len(scorable) == len(texts) else [texts[row] for row in scorable])
+            deadlines = model.deadline_markers(found)
+            if len(scorable) < len(texts):
+                texts, deadlines = [texts[row] for row in scorable], [deadlines[row] for row in scorable]
+            predicted = self.predict(texts, deadlines)
             result.update({name: _spread(values, scorable, len(texts)) for name, values in predicted.items()})
         result["model_version"] = [self.version] * len(texts)
         result["text_length"] = list(map(len, bodies))

@@ -1,8 +1,12 @@
 """Model selection: cross-validation of the configurations in params.yaml's grid.
 
-Texts are preprocessed once; features are fitted once per fold and feature configuration and shared
-by every estimator configuration that uses them. Out-of-fold probabilities of the winner are kept:
-they are the validation data for the review-routing thresholds.
+Folds are grouped by writer (`selection.group_by`, the corpus's `source`) when the data has enough
+writers: a random split measures how well the model knows its writers, a grouped one how it does on
+people it has not read, which is what a shop meets. Each fold's training part is augmented
+(`classifier.augment`), its validation part never. Texts are preprocessed once; features are fitted
+once per fold and feature configuration and shared by every estimator configuration that uses them.
+Out-of-fold probabilities of the winner are kept: they are the validation data for the review-routing
+thresholds.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from classifier import model
+from classifier.augment import augmented_copies
 from classifier.data import stratum
 from classifier.evaluate import compute_metrics
 
@@ -46,31 +51,56 @@ def feature_key(config: Mapping[str, Any]) -> str:
     return repr([config[k] for k in FEATURE_KEYS])
 
 
+def folds_of(frame: pd.DataFrame, folds: int, seed: int, group_by: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train and validation row positions of each fold, stratified by topic × urgency, grouped by
+    the `group_by` column when it has at least `folds` distinct values."""
+    if group_by and group_by in frame and frame[group_by].nunique() >= folds:
+        splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+        return list(splitter.split(frame, stratum(frame), frame[group_by]))
+    return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(frame, stratum(frame)))
+
+
+def training_part(frame: pd.DataFrame, texts: np.ndarray, rows: np.ndarray, augment: Mapping[str, float] | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Texts and labels of the rows at `rows`, followed by their augmented copies."""
+    y = model.labels_of(frame)[rows]
+    if not augment:
+        return texts[rows], y
+    copies = augmented_copies(frame.iloc[rows], augment, seed)
+    extra = np.array(model.InquiryText().transform(copies), dtype=object)
+    return np.concatenate([texts[rows], extra]), np.concatenate([y, model.labels_of(copies)]).reshape(-1, 2)
+
+
 def cross_validate(
-    frame: pd.DataFrame, configs: list[dict[str, Any]], folds: int, seed: int
+    frame: pd.DataFrame,
+    configs: list[dict[str, Any]],
+    folds: int,
+    seed: int,
+    group_by: str | None = None,
+    augment: Mapping[str, float] | None = None,
 ) -> list[CandidateResult]:
-    texts = np.array(model.InquiryText().transform(frame), dtype=object)
+    text_list, deadlines = model.texts_and_deadlines(frame)
+    texts = np.array(text_list, dtype=object)
     y = model.labels_of(frame)
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     widths = [len(np.unique(y[:, head])) for head in range(y.shape[1])]
     probabilities = {i: [np.zeros((len(frame), w)) for w in widths] for i in range(len(configs))}
     classes: dict[int, list[np.ndarray]] = {}
     groups: dict[str, list[int]] = {}
     for i, config in enumerate(configs):
         groups.setdefault(feature_key(config), []).append(i)
-    for train_idx, valid_idx in splitter.split(texts, stratum(frame)):
+    for train_idx, valid_idx in folds_of(frame, folds, seed, group_by):
+        train_texts, y_train = training_part(frame, texts, train_idx, augment, seed)
         for members in groups.values():
             features = model.build_features(configs[members[0]])
-            X_train = features.fit_transform(texts[train_idx])
+            X_train = features.fit_transform(train_texts)
             X_valid = features.transform(texts[valid_idx])
             for i in members:
-                heads = model.build_heads(configs[i], seed).fit(X_train, y[train_idx])
+                heads = model.build_heads(configs[i], seed).fit(X_train, y_train)
                 classes[i] = heads.classes_
                 for head, proba in enumerate(heads.predict_proba(X_valid)):
                     probabilities[i][head][valid_idx] = proba
     results = []
     for i, config in enumerate(configs):
-        oof = model.probabilities_frame(classes[i], probabilities[i], frame.index)
+        oof = model.probabilities_frame(classes[i], probabilities[i], frame.index, texts=text_list, deadlines=deadlines)
         results.append(CandidateResult(config, compute_metrics(frame, oof), oof, probabilities[i], classes[i]))
     return results
 

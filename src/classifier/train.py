@@ -16,6 +16,7 @@ import pandas as pd
 
 import classifier
 from classifier import data, drift, model, routing, tracking
+from classifier.augment import augmented_copies
 from classifier.evaluate import calibration_metrics, compute_metrics
 from classifier.params import stage_arguments
 from classifier.select import best, candidate_configs, cross_validate
@@ -29,7 +30,7 @@ def select_and_fit(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, di
     """Cross-validate the grid, refit the best configuration on all of `frame`, choose thresholds."""
     selection = params["selection"]
     configs = candidate_configs(params["model"], selection["grid"])
-    results = cross_validate(frame, configs, selection["folds"], params["seed"])
+    results = cross_validate(frame, configs, selection["folds"], params["seed"], selection.get("group_by"), params.get("augment"))
     for result in results:
         with mlflow.start_run(nested=True, run_name=describe(result.config)):
             mlflow.log_params(tracking.flatten(result.config))
@@ -44,11 +45,12 @@ def select_and_fit(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, di
     out_of_fold = model.probabilities_frame(winner.classes, calibrated, frame.index)
     high_threshold = routing.choose_high_threshold(frame, out_of_fold, routing_params["high_recall_target"])
     config = {**winner.config, "temperatures": temperatures, "high_threshold": high_threshold}
-    out_of_fold = model.decide_high(out_of_fold, high_threshold)
+    out_of_fold = model.probabilities_frame(winner.classes, calibrated, frame.index, high_threshold, *model.texts_and_deadlines(frame))
     thresholds = routing.choose_thresholds(
         frame, out_of_fold, routing_params["target_accuracy"], routing_params["high_guard"]
     )
-    pipeline = model.fit(model.build_pipeline(config, params["seed"]), frame)
+    training = pd.concat([frame, augmented_copies(frame, params.get("augment") or {}, params["seed"])], ignore_index=True)
+    pipeline = model.fit(model.build_pipeline(config, params["seed"]), training)
     summary = {
         "config": config,
         "cv_metrics": {**compute_metrics(frame, out_of_fold), **calibration_metrics(frame, out_of_fold)},
@@ -68,7 +70,7 @@ def main(params: dict[str, Any], data_path: str | Path, out_dir: str | Path) -> 
     frame = data.load_inquiries(data_path)
     tracking.configure()
     with mlflow.start_run(run_name="train") as run:
-        mlflow.log_params(tracking.flatten({k: params[k] for k in ("seed", "model", "selection", "routing")}))
+        mlflow.log_params(tracking.flatten({k: params[k] for k in ("seed", "model", "selection", "routing", "augment") if k in params}))
         mlflow.log_param("training_rows", len(frame))
         pipeline, summary = select_and_fit(frame, params)
         mlflow.log_params({f"selected.{k}": str(v) for k, v in summary["config"].items()})

@@ -1,5 +1,6 @@
-"""Validation stage: the labeled corpus and the frozen test split against the data contract and the
-corpus rules (unique ids, no near-duplicates, no leakage between splits, label coverage).
+"""Validation stage: the labeled corpus, the frozen test split and the robustness set against the data
+contract and the corpus rules (unique ids, no near-duplicates, no leakage from training into either
+held-out set, label coverage).
 
 The data tests assert the same checks; this stage writes them to reports/validation.json and fails
 the pipeline before any training on bad data.
@@ -47,24 +48,27 @@ def counts(frame: pd.DataFrame) -> dict[str, int]:
     return {k: int(v) for k, v in data.stratum(frame).value_counts().sort_index().items()}
 
 
-def check(train_path: str | Path, test_path: str | Path, threshold: float) -> dict[str, Any]:
+def check(train_path: str | Path, test_path: str | Path, threshold: float, robustness_path: str | Path | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {"problems": []}
+    paths = {"train": train_path, "test": test_path, **({"robustness": robustness_path} if robustness_path else {})}
     frames = {}
-    for name, path in (("train", train_path), ("test", test_path)):
+    for name, path in paths.items():
         try:
             frames[name] = data.load_inquiries(path)
         except data.InquiryDataError as error:
             report["problems"] += [f"{error.path}: {p}" for p in error.problems]
-    if len(frames) < 2:
+    if len(frames) < len(paths):
         return report
-    train, test = frames["train"], frames["test"]
-    report["rows"] = {"train": len(train), "test": len(test)}
-    report["counts"] = {"train": counts(train), "test": counts(test)}
-    report["near_duplicates"] = {"train": within(train, threshold), "test": within(test, threshold)}
-    report["leakage"] = leakage(train, test, threshold)
+    train = frames["train"]
+    report["rows"] = {name: len(frame) for name, frame in frames.items()}
+    report["counts"] = {name: counts(frame) for name, frame in frames.items()}
+    report["near_duplicates"] = {name: within(frame, threshold) for name, frame in frames.items()}
+    report["leakage"] = [
+        {**pair, "set": name} for name, held_out in frames.items() if name != "train" for pair in leakage(train, held_out, threshold)
+    ]
     for name, pairs in report["near_duplicates"].items():
         report["problems"] += [f"{name}: near-duplicates {p['a']} ~ {p['b']} ({p['jaccard']})" for p in pairs]
-    report["problems"] += [f"leakage: train {p['train']} ~ test {p['test']} ({p['jaccard']})" for p in report["leakage"]]
+    report["problems"] += [f"leakage: train {p['train']} ~ {p['set']} {p['test']} ({p['jaccard']})" for p in report["leakage"]]
     return report
 
 
@@ -74,7 +78,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("reports/validation.json"))
     args = parser.parse_args()
     params = load_params(args.params)
-    report = check(params["data"]["train"], params["data"]["test"], params["data"]["near_duplicate_jaccard"])
+    settings = params["data"]
+    report = check(settings["train"], settings["test"], settings["near_duplicate_jaccard"], settings.get("robustness"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     if report["problems"]:

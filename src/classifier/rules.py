@@ -1,0 +1,64 @@
+"""The urgency rules the labeling spec states as hard rules, applied on top of the urgency head.
+
+A linear model over n-grams weighs one added sentence against the rest of the mail, so "I asked last
+week and got no answer" in a long mail, or a gift needed the day after tomorrow, does not reliably
+move its urgency; the spec says it must (docs/labeling.md):
+
+- **repeated contact** (rule 2, L4): an earlier inquiry to the shop that got no answer, or only an
+  auto-reply → `high`, whatever the topic;
+- **near deadline** (rule 3, L1, L21): a need-by date within two days of `received_at` (the text's
+  deadline marker, `classifier.dates`) → `low` becomes `medium`, and a late parcel (`non_delivery`,
+  `medium`) becomes `high`; a deadline inside another medium situation is not stepped again (rule 5).
+
+The rules only ever raise urgency (the cost of a red mail read late is higher than that of an orange
+one read early) and say which of them fired. They read the model's input text (normalized, masked),
+so quoted earlier messages and signatures are already gone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+# A no-answer statement: the customer says the shop did not reply.
+_REPLY = r"(?:返信|返事|返答|回答|お返事|ご返信|ご返答|ご回答|(?<![\u30a0-\u30ff])レス|音沙汰|反応)"
+_NOT_YET = (
+    r"(?:ない|無い|なし|無し|ありません|ございません|来ない|こない|来ません|きません|届かない|届きません|届いてい(?:ない|ません)|"
+    r"いただけてい|いただけておりません|頂けてい|もらえてい|もらってない|もらっていません|ゼロ)"
+)
+# An earlier message of the customer's own to the shop.
+_ASKED = r"(?:問い?合わ?せ(?:た|まし|して|を|の)|問合せ(?:た|まし|して|を)|メール(?:した|しまし|して|を送|送っ|を差し上げ)|質問(?:した|しまし|して|を送)|連絡(?:した|しまし|して|を差し上げ|を入れ)|送った|送りました|送信し|ご相談し|相談し|フォームから)"
+_REPEATED = re.compile(
+    # 再送 of the customer's own message, not a re-shipment (再送していただけますか)
+    r"再送(?:です|します|いたします|させて|で失礼|\]|】|\))|^\s*\[?【?\(?再送"
+    r"|(?:二|2|3|三|4|四|何)(?:度|回)目の(?:ご)?(?:連絡|問い?合わ?せ|メール|お?問合せ|質問)"
+    r"|再度の(?:ご)?(?:連絡|問い?合わ?せ|メール)"
+    rf"|{_REPLY}[^。!?必不]{{0,12}}?{_NOT_YET}"
+    rf"|{_ASKED}[^。!?]{{0,40}}?(?:連絡|メール|お?返し)(?:が|は|も|すら)?[^。!?]{{0,8}}?(?:ない|ありません|来ない|こない|来ません|きません)"
+    r"|自動返信(?:メール)?(?:のみ|だけ|しか)|無視され|放置されて"
+)
+# Not the shop's silence: the shop answered (rule 6), or the customer thanks it for a reply.
+_ANSWERED = re.compile(r"(?:返信|返事|回答|お返事|ご返信|ご回答|ご連絡)(?:を)?(?:いただき|頂き|ありがとう|もらい|もらった|いただいた|頂いた)")
+
+STEP_UP = {"low": "medium", "medium": "high", "high": "high"}
+NEAR = "DUENEAR"
+
+
+def repeated_contact(text: str) -> bool:
+    """Whether the (preprocessed) text says an earlier inquiry to the shop got no answer."""
+    return _REPEATED.search(text) is not None and _ANSWERED.search(text) is None
+
+
+def apply(texts: Sequence[str], deadlines: Sequence[str], topic: np.ndarray, urgency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Urgency after the rules, and per row the rule that raised it ('' where none did); `deadlines`
+    are the rows' deadline markers (`model.texts_and_deadlines`)."""
+    raised = np.asarray(urgency, dtype=object).copy()
+    fired = np.full(len(raised), "", dtype=object)
+    for row, text in enumerate(texts):
+        if raised[row] != "high" and repeated_contact(text):
+            raised[row], fired[row] = "high", "repeated_contact"
+        elif deadlines[row] == NEAR and (raised[row] == "low" or (topic[row], raised[row]) == ("non_delivery", "medium")):
+            raised[row], fired[row] = STEP_UP[raised[row]], "near_deadline"
+    return raised, fired
