@@ -30,6 +30,11 @@ def test_split():
     return data.load_inquiries(ROOT / "data" / "test.csv")
 
 
+@pytest.fixture(scope="session")
+def robustness():
+    return data.load_inquiries(ROOT / "data" / "robustness.csv")
+
+
 def sample(frame, n, seed=0):
     """A stratified sample of about n rows (every topic × urgency stratum kept)."""
     share = min(1.0, n / len(frame))
@@ -42,14 +47,16 @@ def small_params(params, tmp_path_factory):
     small = copy.deepcopy(params)
     small["data"]["train"] = str(folder / "train.csv")
     small["data"]["test"] = str(folder / "test.csv")
-    small["selection"] = {"folds": 3, "grid": {"estimator": ["logreg"], "C": [10.0], "chain": [False]}}
+    small["data"]["robustness"] = str(folder / "robustness.csv")
+    small["selection"] = {"folds": 3, "group_by": "source", "grid": {"estimator": ["logreg"], "C": [10.0], "chain": [False]}}
     return small
 
 
 @pytest.fixture(scope="session")
-def small_data(small_params, corpus, test_split):
+def small_data(small_params, corpus, test_split, robustness):
     sample(corpus, 1200).to_csv(small_params["data"]["train"], index=False)
     sample(test_split, 150).to_csv(small_params["data"]["test"], index=False)
+    sample(robustness, 120).to_csv(small_params["data"]["robustness"], index=False)
     return small_params["data"]
 
 
@@ -60,7 +67,7 @@ def tracked_run(tmp_path_factory, small_params, small_data):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
         metadata = train.main(small_params, small_data["train"], folder / "models")
-        metrics = evaluate.main(folder / "models", small_data["test"], folder / "reports")
+        metrics = evaluate.main(folder / "models", small_data["test"], folder / "reports", small_data["robustness"])
         outcome = register.main(small_params, folder / "models", folder / "reports" / "registry.json")
         yield {"folder": folder, "model_dir": folder / "models", "metadata": metadata, "metrics": metrics,
                "registration": outcome}

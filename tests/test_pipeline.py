@@ -22,7 +22,7 @@ def sh(*args, cwd, env):
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory, small_params, corpus, test_split):
+def repo(tmp_path_factory, small_params, corpus, test_split, robustness):
     folder = tmp_path_factory.mktemp("dvc_repo")
     shutil.copy(ROOT / "dvc.yaml", folder)
     shutil.copytree(ROOT / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
@@ -30,10 +30,11 @@ def repo(tmp_path_factory, small_params, corpus, test_split):
     shutil.copytree(ROOT / "data" / "new", folder / "data" / "new")
     sample(corpus, 300).to_csv(folder / "data" / "inquiries.csv", index=False)
     sample(test_split, 120).to_csv(folder / "data" / "test.csv", index=False)
+    sample(robustness, 100).to_csv(folder / "data" / "robustness.csv", index=False)
     (folder / "data" / "drift").mkdir()
     for batch in ("yearend.csv", "spring_new_writers.csv"):
         shutil.copy(ROOT / "data" / "drift" / batch, folder / "data" / "drift" / batch)
-    params = {**small_params, "data": {**small_params["data"], "train": "data/inquiries.csv", "test": "data/test.csv"}}
+    params = {**small_params, "data": {**small_params["data"], "train": "data/inquiries.csv", "test": "data/test.csv", "robustness": "data/robustness.csv"}}
     (folder / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True))
     (folder / ".gitignore").write_text("mlflow.db\nmlruns/\n/models\n")
     env = {

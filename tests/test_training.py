@@ -125,3 +125,19 @@ def test_explanations_name_terms_from_the_text(model_dir, params):
     explanation = scorer.score(frame, params["sla"]).loc[0, "explanation"]
     assert explanation.startswith("topic: ") and "| urgency: " in explanation
     assert any(term in explanation for term in ("請求", "二重", "カード", "「二重」", "「請求」"))
+
+
+def test_evaluation_shows_three_views_and_the_behaviour_suite(tracked_run):
+    metrics = tracked_run["metrics"]
+    for view in ("model", "writer_grouped_cv", "robustness"):
+        assert 0.0 < metrics[view]["topic_macro_f1"] <= 1.0, view
+    assert metrics["robustness"]["rows"] >= 100
+    suite = metrics["behaviour"]
+    assert set(suite) >= {"tone_invariance", "politeness_invariance", "identity_invariance", "repeated_contact", "deadline_step", "invariance"}
+    # The rules on top of the head make these two hold even for a model trained on 1,200 mails.
+    assert suite["repeated_contact"]["pass_rate"] >= 0.97
+    assert suite["deadline_step"]["pass_rate"] >= 0.90
+    report = (tracked_run["folder"] / "reports" / "evaluation.md").read_text()
+    assert "writer-grouped CV" in report and "Behaviour suite" in report
+    run = MlflowClient().get_run(tracked_run["metadata"]["mlflow_run_id"])
+    assert {"robustness_topic_macro_f1", "behaviour_repeated_contact", "behaviour_invariance"} <= set(run.data.metrics)

@@ -158,9 +158,10 @@ class Scorer:
         scorable = [row for row, body in enumerate(bodies) if body.strip()]
         if scorable:
             deadlines = model.deadline_markers(found)
-            if len(scorable) < len(texts):
-                texts, deadlines = [texts[row] for row in scorable], [deadlines[row] for row in scorable]
-            predicted = self.predict(texts, deadlines)
+            if len(scorable) == len(texts):
+                predicted = self.predict(texts, deadlines)
+            else:
+                predicted = self.predict([texts[row] for row in scorable], [deadlines[row] for row in scorable])
             result.update({name: _spread(values, scorable, len(texts)) for name, values in predicted.items()})
         result["model_version"] = [self.version] * len(texts)
         result["text_length"] = list(map(len, bodies))

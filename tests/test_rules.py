@@ -1,0 +1,116 @@
+"""Code tests of the labeling rules as behaviour: the training augmentation (classifier.augment), the
+hard urgency rules on top of the head (classifier.rules) and the behaviour suite's construction
+(classifier.behaviour)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from classifier import augment, behaviour, rules
+from classifier.model import texts_and_deadlines
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "先週問い合わせましたが返信がありません。荷物はどうなっていますか。",
+        "【再送】注文番号<ORDER>の件",
+        "二度目のご連絡です。交換の件どうなりましたか",
+        "自動返信しか来ないんですけど",
+        "3日前にメールしたのに連絡が来ません",
+        "問い合わせしたのにまだ返事ないです😡",
+    ],
+)
+def test_repeated_contact_is_found(text):
+    assert rules.repeated_contact(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ご返信ありがとうございます。その後まだ届いていません。",  # the shop answered (rule 6)
+        "届かない場合は再送していただけますか",  # a re-shipment, not a re-sent mail
+        "ワイヤレスイヤホンの使い方を教えてください",  # レス inside a word
+        "特に返信は必要ありません。いつもありがとうございます。",
+        "2回目の注文でクーポンが使えませんでした",
+    ],
+)
+def test_other_mail_is_not_repeated_contact(text):
+    assert not rules.repeated_contact(text)
+
+
+def test_rules_only_raise_and_name_what_fired():
+    texts = ["先週問い合わせましたが返信がありません", "使い方を教えて", "荷物がまだです", "クーポンが使えません", "使い方を教えて"]
+    deadlines = ["", "DUENEAR", "DUENEAR", "DUENEAR", ""]
+    topic = np.array(["usage", "usage", "non_delivery", "campaign", "usage"], dtype=object)
+    urgency = np.array(["low", "low", "medium", "medium", "high"], dtype=object)
+    raised, fired = rules.apply(texts, deadlines, topic, urgency)
+    # rule 2; rule 3 low → medium; L1 late parcel → high; rule 5: another medium situation is not stepped; never lowered
+    assert raised.tolist() == ["high", "medium", "high", "medium", "high"]
+    assert fired.tolist() == ["repeated_contact", "near_deadline", "near_deadline", "", ""]
+
+
+@pytest.fixture(scope="module")
+def base():
+    return pd.DataFrame(
+        {
+            "id": [f"x{i}" for i in range(6)],
+            "received_at": ["2026-12-20T10:00:00+09:00"] * 6,
+            "channel": ["form"] * 6,
+            "subject": [""] * 6,
+            "body": ["加湿器の掃除方法を教えてください。", "まだ届きません。", "割れていました。交換してください。",
+                     "クーポンが使えず購入できません。", "サイズが合わないので返品したいです。", "ポイントの期限は？"],
+            "topic": ["usage", "non_delivery", "return", "campaign", "return", "campaign"],
+            "urgency": ["low", "medium", "high", "medium", "low", "low"],
+            "source": ["hand:w01"] * 6,
+        }
+    )
+
+
+def test_augmented_copies_follow_the_rules(base):
+    shares = {kind: 1.0 for kind in augment.KINDS}
+    copies = augment.augmented_copies(base, shares, seed=1)
+    assert list(copies.columns) == list(base.columns)
+    original = base.set_index("id")
+    kind = copies["id"].str.split("~").str[1]
+    source = copies["id"].str.split("~").str[0]
+    before = original.loc[source, ["topic", "urgency"]].to_numpy()
+    after = copies[["topic", "urgency"]].to_numpy()
+    unchanged = kind.isin(["tone", "negation", "deadline_far", "coupon_today", "answered_late"]).to_numpy()
+    assert (before[unchanged] == after[unchanged]).all()
+    assert (copies.loc[kind.eq("repeated").to_numpy(), "urgency"] == "high").all()
+    near = kind.eq("deadline_near").to_numpy()
+    assert [rules.STEP_UP[u] for u in before[near, 1]] == after[near, 1].tolist()
+    assert (before[:, 0] == after[:, 0]).all()  # no kind changes the topic
+    # the deadline copies carry the deadline the rules read: near ones DUENEAR, far ones never
+    _, deadlines = texts_and_deadlines(copies)
+    marks = pd.Series(deadlines, index=kind.to_numpy())
+    assert (marks.loc[["deadline_near"]] == "DUENEAR").all()
+    assert not (marks.loc[["deadline_far"]] == "DUENEAR").any()
+    assert (copies["source"] == "hand:w01").all()
+
+
+def test_augmentation_is_reproducible(base):
+    shares = {"tone": 0.5, "repeated": 0.5}
+    pd.testing.assert_frame_equal(augment.augmented_copies(base, shares, 7), augment.augmented_copies(base, shares, 7))
+
+
+def test_the_suite_tests_the_rules_with_words_the_training_copies_never_use():
+    trained = {*augment.TONE, *augment.NEGATION, *augment.REPEATED, *augment.ANSWERED_LATE, *augment.COUPON_TODAY}
+    trained |= {p for phrases in augment.NEED.values() for p in phrases}
+    tested = {*behaviour.ANGRY, *behaviour.POLITE, *behaviour.NO_DAMAGE, *behaviour.REPEATED, *behaviour.ANSWERED_LATE, *behaviour.COUPON_TODAY}
+    tested |= {p for phrases in behaviour.NEED.values() for p in phrases}
+    assert not trained & tested
+    assert not set(augment.NEAR_WORDS) & set(behaviour.NEAR_WORDS)
+
+
+def test_the_suite_builds_every_test_from_labeled_mail(base):
+    predicted = base[["topic", "urgency"]]  # as if the model were right on every base mail
+    cases = behaviour.build_suite(base, predicted, per_test=10, seed=0)
+    tests = {case.test for case in cases}
+    assert {"tone_invariance", "identity_invariance", "repeated_contact", "deadline_step", "deadline_far", "borderline"} <= tests
+    steps = [c for c in cases if c.test == "deadline_step"]
+    assert {(base.topic[c.base], base.urgency[c.base], c.urgency) for c in steps} <= {
+        ("usage", "low", "medium"), ("non_delivery", "medium", "high"), ("return", "low", "medium"), ("campaign", "low", "medium")
+    }
+    assert all(len(c.body) > len(base.body[c.base]) for c in cases if c.base is not None)
