@@ -106,6 +106,12 @@ def main() -> None:
     if args.robustness_raw.is_dir():
         robust = drop_near_duplicates(read_parts(args.robustness_raw).drop_duplicates("id").reset_index(drop=True))
         robust = apply_adjudication(robust, args.labels)
+        # Independent writers can write the same short sentence ("ポイントっていつ付くの？"): a held-out
+        # set must not contain what training reads, so such records leave the robustness set.
+        labeled = pd.concat([frame, pd.read_csv(args.test, dtype=str, keep_default_na=False)], ignore_index=True)
+        texts = (labeled["subject"] + " " + labeled["body"]).tolist() + (robust["subject"] + " " + robust["body"]).tolist()
+        seen = {j - len(labeled) for i, j, _ in near_duplicate_pairs(texts) if i < len(labeled) <= j}
+        robust = robust.drop(robust.index[sorted(seen)])
         robust.sort_values("received_at")[COLUMNS].to_csv(args.robustness, index=False)
         print(f"{len(robust)} inquiries → {args.robustness}")
 

@@ -1,19 +1,21 @@
 """Training-time augmentation that teaches the labeling rules as behaviour, not as wording.
 
-A hand-written corpus ties tone to urgency by accident (angry writers wrote red mails) and has too few
-mails where one added sentence changes the triage. Each copy made here is a training inquiry with one
-sentence inserted (at the start, after the first sentence or at the end), labeled by the rule it
-exercises (docs/labeling.md):
+A hand-written corpus ties tone to urgency by accident (angry writers wrote red mails) and to the
+words around dates. Each copy made here is a training inquiry with one sentence inserted (at the
+start, after the first sentence or at the end) that the labeling rules say changes nothing
+(docs/labeling.md):
 
-| kind | added sentence | label of the copy |
+| kind | added sentence | rule |
 |---|---|---|
-| `tone` | angry, impatient or very polite words | unchanged (rule 1: tone never raises urgency) |
-| `negation` | "no damage, nothing missing" | unchanged |
-| `repeated` | an earlier inquiry got no answer | urgency high (rule 2) |
-| `deadline_near` | a need-by date 0–2 days after `received_at` | low → medium, late parcel medium → high (rule 3, L1); high stays |
-| `deadline_far` | the same kind of need 6–40 days ahead | unchanged (L2) |
-| `coupon_today` | on a blocked checkout, the coupon expires today | unchanged (rule 5) |
-| `answered_late` | on a late parcel, the shop's promised date passed | unchanged (rule 6) |
+| `tone` | angry, impatient or very polite words | rule 1: tone never raises urgency |
+| `negation` | "no damage, nothing missing" | the situation decides, not its words |
+| `deadline_far` | a need-by date 6–40 days after `received_at` | L2: a far deadline does not step up |
+| `coupon_today` | on a blocked checkout, the coupon expires today | rule 5 |
+| `answered_late` | on a late parcel, the shop's promised date passed | rule 6 |
+
+The sentences that must change the triage (repeated contact, a near deadline) are left to the rules
+on top of the urgency head (`classifier.rules`): copies labeled up taught the model that ordinary
+mail can be red, and cost 2 to 4 points of urgency macro-F1 on every held-out set (measured, issue #13).
 
 Only training rows are ever augmented (each cross-validation fold's training part, and the final fit);
 the copies keep their original's `source`. The phrases here and the behaviour suite's
@@ -31,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 from classifier.dates import local_day
-from classifier.rules import STEP_UP
 
 
 TONE = (
@@ -46,21 +47,6 @@ TONE = (
 NEGATION = (
     "箱にも中身にも傷はありませんでした。", "破損などは特にありません。", "商品自体に不具合はないです。",
     "注文した物はちゃんと届いています。", "返品したいわけではありません。", "汚れや欠品はありませんでした。",
-)
-REPEATED = tuple(
-    f"{when}{how}{answer}"
-    for when, how, answer in (
-        ("先週", "問い合わせフォームから送りました", "が、返事がありません。"),
-        ("3日前に", "メールしました", "けど、まだ回答をもらっていません。"),
-        ("先日", "同じ内容で連絡しています", "が、自動返信しか来ていません。"),
-        ("一昨日", "問い合わせした件", "、音沙汰なしです。"),
-        ("前回", "メッセージを送った", "のに返答がありません。"),
-        ("10日ほど前に", "お問い合わせしました", "が、いまだご連絡がありません。"),
-        ("月初めに", "ご相談のメールをした", "のですが、お返事をいただけていません。"),
-        ("昨日も", "同じことを書きました", "。返信まだですか？"),
-        ("以前", "ストアに質問した", "けど無視されてます。"),
-        ("何度か", "連絡している", "のに一度も返事が来ません。"),
-    )
 )
 ANSWERED_LATE = (
     "先日お返事をいただき、発送済みとのことでしたが、お知らせいただいた日を過ぎても届きません。",
@@ -77,7 +63,6 @@ NEED = {
     "return": ("返品期限が{when}までなので", "{when}までに返送しないといけないので"),
     "campaign": ("{when}までに注文したいので", "{when}までに買いたいと思っています。"),
 }
-NEAR_WORDS = ("今日", "明日", "明後日")
 
 
 def _insert(text: str, sentence: str, where: int) -> str:
@@ -96,80 +81,62 @@ def date_words(day: date, today: date, rng: np.random.Generator) -> str:
     return forms[int(rng.integers(len(forms)))] if day.month == today.month else forms[int(rng.integers(2))]
 
 
-def _when(received_at: str, near: bool, rng: np.random.Generator) -> str | None:
+def _far_date(received_at: str, rng: np.random.Generator) -> str | None:
     today = local_day(received_at)
-    if near and rng.random() < 0.5:
-        return NEAR_WORDS[int(rng.integers(3))]
     if today is None:
         return None
-    ahead = int(rng.integers(0, 3)) if near else int(rng.integers(6, 41))
-    return date_words(today + timedelta(days=ahead), today, rng)
+    return date_words(today + timedelta(days=int(rng.integers(6, 41))), today, rng)
 
 
-Labeler = Callable[[pd.Series, np.random.Generator], tuple[str, str, str] | None]
+Sentence = Callable[[pd.Series, np.random.Generator], str | None]
 
 
-def _tone(row: pd.Series, rng: np.random.Generator) -> tuple[str, str, str]:
-    return TONE[int(rng.integers(len(TONE)))], row["topic"], row["urgency"]
+def _tone(row: pd.Series, rng: np.random.Generator) -> str:
+    return TONE[int(rng.integers(len(TONE)))]
 
 
-def _negation(row: pd.Series, rng: np.random.Generator) -> tuple[str, str, str] | None:
+def _negation(row: pd.Series, rng: np.random.Generator) -> str | None:
     if row["topic"] in ("wrong_item", "return") and row["urgency"] == "high":
+        return None  # "no damage" would contradict a damaged or wrong item
+    return NEGATION[int(rng.integers(len(NEGATION)))]
+
+
+def _deadline_far(row: pd.Series, rng: np.random.Generator) -> str | None:
+    when = _far_date(row["received_at"], rng) if row["topic"] in NEED else None
+    if when is None:
         return None
-    return NEGATION[int(rng.integers(len(NEGATION)))], row["topic"], row["urgency"]
+    phrases = NEED[row["topic"]]
+    return phrases[int(rng.integers(len(phrases)))].format(when=when)
 
 
-def _repeated(row: pd.Series, rng: np.random.Generator) -> tuple[str, str, str]:
-    return REPEATED[int(rng.integers(len(REPEATED)))], row["topic"], "high"
-
-
-def _deadline(near: bool) -> Labeler:
-    def label(row: pd.Series, rng: np.random.Generator) -> tuple[str, str, str] | None:
-        topic, urgency = row["topic"], row["urgency"]
-        if topic not in NEED or (urgency == "medium" and topic != "non_delivery"):
-            return None  # a medium situation other than a late parcel: rule 5 territory, left alone
-        when = _when(row["received_at"], near, rng)
-        if when is None:
-            return None
-        phrases = NEED[topic]
-        return phrases[int(rng.integers(len(phrases)))].format(when=when), topic, STEP_UP[urgency] if near else urgency
-
-    return label
-
-
-def _only(topic: str, urgency: str, phrases: tuple[str, ...]) -> Labeler:
-    def label(row: pd.Series, rng: np.random.Generator) -> tuple[str, str, str] | None:
+def _only(topic: str, urgency: str, phrases: tuple[str, ...]) -> Sentence:
+    def sentence(row: pd.Series, rng: np.random.Generator) -> str | None:
         if (row["topic"], row["urgency"]) != (topic, urgency):
             return None
-        return phrases[int(rng.integers(len(phrases)))], topic, urgency
+        return phrases[int(rng.integers(len(phrases)))]
 
-    return label
+    return sentence
 
 
-KINDS: dict[str, Labeler] = {
+KINDS: dict[str, Sentence] = {
     "tone": _tone,
     "negation": _negation,
-    "repeated": _repeated,
-    "deadline_near": _deadline(near=True),
-    "deadline_far": _deadline(near=False),
+    "deadline_far": _deadline_far,
     "coupon_today": _only("campaign", "medium", COUPON_TODAY),
     "answered_late": _only("non_delivery", "medium", ANSWERED_LATE),
 }
 
 
 def augmented_copies(frame: pd.DataFrame, shares: Mapping[str, float], seed: int) -> pd.DataFrame:
-    """The augmented copies of `frame`'s rows, with its columns: for each kind, about `shares[kind]`
-    of the rows it applies to get one copy (the body changed and the labels set as the table above
-    says)."""
+    """The augmented copies of `frame`'s rows, with its columns and labels: for each kind, about
+    `shares[kind]` of the rows it applies to get one copy with its sentence inserted."""
     rng = np.random.default_rng(seed)
     copies = []
     for kind, share in shares.items():
-        labeler = KINDS[kind]
+        make = KINDS[kind]
         for _, row in frame[rng.random(len(frame)) < share].iterrows():
-            made = labeler(row, rng)
-            if made is None:
-                continue
-            sentence, topic, urgency = made
-            body = _insert(str(row["body"]), sentence, int(rng.integers(3)))
-            copies.append({**row.to_dict(), "body": body, "topic": topic, "urgency": urgency, "id": f"{row['id']}~{kind}"})
+            sentence = make(row, rng)
+            if sentence is not None:
+                body = _insert(str(row["body"]), sentence, int(rng.integers(3)))
+                copies.append({**row.to_dict(), "body": body, "id": f"{row['id']}~{kind}"})
     return pd.DataFrame(copies, columns=frame.columns)

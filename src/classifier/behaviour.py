@@ -48,9 +48,12 @@ POLITE = (
     "恐れ入りますが、ご教示いただけますでしょうか。", "お手すきの際にご返信いただければ幸いです。",
     "いつも楽しく利用させていただいております。", "夜分遅くに失礼します。", "お世話様です。",
 )
+IDENTITY_MARK = "-- \n"  # the usual signature delimiter, so the report can cut the signature off
+# Invented, and checked absent from the corpus (its PII test would otherwise flag this file, shipped
+# with the model).
 IDENTITIES = (
-    ("高橋 美穂", "090-3141-5926", "2026110-48213"), ("Tanaka Ken", "080-2718-2818", "#558102"),
-    ("小野寺 翔太", "03-5550-1234", "r-8830-1192"), ("すずき はなこ", "070-1234-9876", "A-77120934"),
+    ("真柴 透子", "090-3141-5926", "2026110-48213"), ("Okonkwo Ada", "080-2718-2818", "#558102"),
+    ("鴫原 澪", "03-5550-1234", "r-8830-1192"), ("ほしの たくみ", "070-1234-9876", "A-77120934"),
 )
 NO_DAMAGE = ("外箱もきれいで、壊れている所はありません。", "傷やへこみは見当たりませんでした。", "不良品というわけではないです。")
 REPEATED = (
@@ -160,7 +163,7 @@ def build_suite(base: pd.DataFrame, predicted: pd.DataFrame, per_test: int = 150
     for i in rng.permutation(len(rows))[:per_test]:
         row, (a, b) = rows[int(i)], rng.choice(len(IDENTITIES), 2, replace=False)
         for identity in (IDENTITIES[a], IDENTITIES[b]):
-            signature = "\n\n{}\n{}\n注文番号 {}".format(*identity)
+            signature = "\n\n{}{}\n{}\n注文番号 {}".format(IDENTITY_MARK, *identity)
             cases.append(Perturbed("identity_invariance", int(i), row.subject, row.body + signature, row.received_at))
     sample(
         "negation_invariance",
@@ -238,13 +241,19 @@ def summary(results: pd.DataFrame) -> dict[str, dict[str, float]]:
     return rates
 
 
+def _shown(subject: str, body: str) -> str:
+    """A test mail as the report may show it: redacted, and the suite's own signatures cut off (their
+    invented names are names all the same, and MeCab does not tag every one of them)."""
+    return redact(f"{subject} {body.split(chr(10) * 2 + IDENTITY_MARK)[0]}")[:120]
+
+
 def failures(results: pd.DataFrame, per_test: int = 3) -> pd.DataFrame:
     """A few failed cases of each test, text redacted, for the evaluation report."""
     failed = results[~results["passed"].astype(bool)].groupby("test", sort=False).head(per_test)
     return pd.DataFrame(
         {
             "test": failed["test"],
-            "text": [redact(f"{s} {b}")[:120] for s, b in zip(failed["subject"], failed["body"])],
+            "text": [_shown(s, b) for s, b in zip(failed["subject"], failed["body"])],
             "expected": [f"{t}/{u}" if isinstance(t, str) else "as unperturbed" for t, u in zip(failed["topic"], failed["urgency"])],
             "predicted": failed["predicted_topic"] + "/" + failed["predicted_urgency"],
         }

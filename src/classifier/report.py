@@ -131,7 +131,7 @@ def views_markdown(result: dict[str, Any]) -> list[str]:
             markdown_table(pd.DataFrame(
                 [{"head": name, **{c: round(result["robustness_per_class"][name][c]["f1-score"], 3) for c in LABELS[name]}}
                  for name in LABEL_COLUMNS]
-            ).fillna("")),
+            ).astype(object).fillna("")),
         ]
     if "behaviour" in metrics:
         rows = [

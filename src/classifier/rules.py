@@ -6,6 +6,8 @@ move its urgency; the spec says it must (docs/labeling.md):
 
 - **repeated contact** (rule 2, L4): an earlier inquiry to the shop that got no answer, or only an
   auto-reply → `high`, whatever the topic;
+- **wrong item** (the urgency table, rule 4): the shop sent something other than what was ordered:
+  always `high`, so a `wrong_item` topic is never left orange or green by the separate urgency head;
 - **near deadline** (rule 3, L1, L21): a need-by date within two days of `received_at` (the text's
   deadline marker, `classifier.dates`) → `low` becomes `medium`, and a late parcel (`non_delivery`,
   `medium`) becomes `high`; a deadline inside another medium situation is not stepped again (rule 5).
@@ -57,7 +59,11 @@ def apply(texts: Sequence[str], deadlines: Sequence[str], topic: np.ndarray, urg
     raised = np.asarray(urgency, dtype=object).copy()
     fired = np.full(len(raised), "", dtype=object)
     for row, text in enumerate(texts):
-        if raised[row] != "high" and repeated_contact(text):
+        if raised[row] == "high":
+            continue
+        if topic[row] == "wrong_item":
+            raised[row], fired[row] = "high", "wrong_item"
+        elif repeated_contact(text):
             raised[row], fired[row] = "high", "repeated_contact"
         elif deadlines[row] == NEAR and (raised[row] == "low" or (topic[row], raised[row]) == ("non_delivery", "medium")):
             raised[row], fired[row] = STEP_UP[raised[row]], "near_deadline"

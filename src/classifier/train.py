@@ -42,10 +42,13 @@ def select_and_fit(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, di
     truth = model.labels_of(frame)
     temperatures = [model.fit_temperature(p, truth[:, i], c) for i, (p, c) in enumerate(zip(winner.probabilities, winner.classes))]
     calibrated = [model.temper(p, t) for p, t in zip(winner.probabilities, temperatures)]
-    out_of_fold = model.probabilities_frame(winner.classes, calibrated, frame.index)
+    texts, deadlines = model.texts_and_deadlines(frame)
+    # The rules raise what they recognise to high whatever P(high) is: the threshold only has to
+    # catch the rest, so it is chosen with them applied (a lower one would redden many more mails).
+    out_of_fold = model.probabilities_frame(winner.classes, calibrated, frame.index, None, texts, deadlines)
     high_threshold = routing.choose_high_threshold(frame, out_of_fold, routing_params["high_recall_target"])
     config = {**winner.config, "temperatures": temperatures, "high_threshold": high_threshold}
-    out_of_fold = model.probabilities_frame(winner.classes, calibrated, frame.index, high_threshold, *model.texts_and_deadlines(frame))
+    out_of_fold = model.probabilities_frame(winner.classes, calibrated, frame.index, high_threshold, texts, deadlines)
     thresholds = routing.choose_thresholds(
         frame, out_of_fold, routing_params["target_accuracy"], routing_params["high_guard"]
     )
