@@ -50,6 +50,7 @@ _CUE = re.compile(
     r"引っ越|引越|入学|入園|卒業|法事|帰省|発表会|運動会|お祝い|祝い|お供え|来客|迄に|に欲し|にほし|切れ|失効|終わ"
 )
 _CUE_WINDOW = 14
+_LONGEST_DATE = 16  # characters of the longest date expression (2026年12月24日, クリスマス・イブ, 再来週の金曜日)
 # Dates of what already happened (ordered, shipped, asked): not a deadline even if a cue follows later.
 # Not a need-by date: "until now" (今日まで5日間…, 本日に至るまで), a range (13日から16日まで), "from then on" (17日以降).
 _NOT_DEADLINE_AFTER = re.compile(
@@ -136,14 +137,21 @@ def deadline_days(text: str, received_at: str) -> int | None:
     if today is None:
         return None
     found: list[int] = []
-    for match in _DATE.finditer(text):
-        after = text[match.end() : match.end() + _CUE_WINDOW]
-        before = text[max(0, match.start() - 2) : match.start()]
-        if _PAST_EVENT.match(after) or _NOT_DEADLINE_AFTER.match(after) or before.endswith(("から", "〜", "-")) or _CUE.search(after) is None:
-            continue
-        when = _resolve(match, today)
-        if when is not None:
-            found.append((when - today).days)
+    seen: set[tuple[int, int]] = set()
+    # Dates are looked for only shortly before each cue (most of a text is neither): a date counts
+    # when a cue lies wholly within `_CUE_WINDOW` characters after it.
+    for cue in _CUE.finditer(text):
+        for match in _DATE.finditer(text, max(0, cue.end() - _CUE_WINDOW - _LONGEST_DATE), cue.start() + 1):
+            if match.span() in seen or not (match.end() <= cue.start() and cue.end() - match.end() <= _CUE_WINDOW):
+                continue
+            seen.add(match.span())
+            after = text[match.end() : match.end() + _CUE_WINDOW]
+            before = text[max(0, match.start() - 2) : match.start()]
+            if _PAST_EVENT.match(after) or _NOT_DEADLINE_AFTER.match(after) or before.endswith(("から", "〜", "-")) or _CUE.search(after) is None:
+                continue
+            when = _resolve(match, today)
+            if when is not None:
+                found.append((when - today).days)
     if not found:
         return None
     ahead = [days for days in found if days >= 0]

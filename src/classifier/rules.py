@@ -48,9 +48,13 @@ STEP_UP = {"low": "medium", "medium": "high", "high": "high"}
 NEAR = "DUENEAR"
 
 
+# Every match of `_REPEATED` contains one of these: a text without any is not scanned (most are not).
+_NEEDLE = re.compile(r"再送|目の|再度|返|回答|レス|音沙汰|反応|連絡|メール|無視|放置")
+
+
 def repeated_contact(text: str) -> bool:
     """Whether the (preprocessed) text says an earlier inquiry to the shop got no answer."""
-    return _REPEATED.search(text) is not None and _ANSWERED.search(text) is None
+    return _NEEDLE.search(text) is not None and _REPEATED.search(text) is not None and _ANSWERED.search(text) is None
 
 
 def apply(texts: Sequence[str], deadlines: Sequence[str], topic: np.ndarray, urgency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
