@@ -28,12 +28,13 @@ _RELATIVE = {
     "昨日": -1, "きのう": -1, "一昨日": -2, "おととい": -2,
 }
 _WEEKDAYS = "月火水木金土日"
-# Fixed-date events customers name as deadlines (month, day); 母の日 and 父の日 are computed.
+# Fixed-date events customers name as deadlines (month, day), and the ones on the nth Sunday of a month.
 _EVENTS = {
     "クリスマスイブ": (12, 24), "クリスマス・イブ": (12, 24), "クリスマス": (12, 25),
     "大晦日": (12, 31), "大みそか": (12, 31), "元旦": (1, 1), "元日": (1, 1), "正月": (1, 1),
     "バレンタイン": (2, 14), "ホワイトデー": (3, 14), "ハロウィン": (10, 31), "七夕": (7, 7),
 }
+_SUNDAYS = {"母の日": (5, 2), "父の日": (6, 3)}
 _DATE = re.compile(
     r"(?P<md>(?:(?P<y>\d{4})[年/.\-])?(?P<m>1[0-2]|0?[1-9])(?:月|/)(?P<d>3[01]|[12]\d|0?[1-9])(?:日)?)"
     r"|(?<![\d/月])(?P<dom>3[01]|[12]\d|0?[1-9])日(?!間|後|前|ほど|くらい|ぐらい|以上|以内|経)"
@@ -41,7 +42,7 @@ _DATE = re.compile(
     r"|(?P<rel>" + "|".join(sorted(_RELATIVE, key=len, reverse=True)) + ")"
     r"|(?P<next>来週|再来週)?(?:の)?(?P<wd>[" + _WEEKDAYS + r"])曜(?:日)?"
     r"|(?P<nextweekend>来週末)|(?P<weekend>今週末|今度の週末|週末|土日)"
-    r"|(?P<event>" + "|".join(sorted(_EVENTS, key=len, reverse=True)) + r"|母の日|父の日)"
+    r"|(?P<event>" + "|".join(sorted(_EVENTS, key=len, reverse=True)) + r"|" + "|".join(_SUNDAYS) + ")"
 )
 # What follows a date when it is a need-by date. Within a short window after the date expression.
 _CUE = re.compile(
@@ -100,7 +101,7 @@ def _resolve(match: re.Match[str], today: date) -> date | None:
     if groups["dom"]:
         day = int(groups["dom"])
         # A bare day of the month: this month's, or next month's when that is nearer ahead.
-        this_month = _upcoming(today, today.month, day) if day <= 28 else None
+        this_month = _upcoming(today, today.month, day)
         following = today.replace(day=1) + timedelta(days=32)
         try:
             next_month = date(following.year, following.month, day)
@@ -120,10 +121,9 @@ def _resolve(match: re.Match[str], today: date) -> date | None:
     if groups["weekend"]:
         return today + timedelta(days=(5 - today.weekday()) % 7 if today.weekday() != 6 else 0)
     event = groups["event"]
-    if event == "母の日":
-        return next(d for d in (_nth_weekday(y, 5, 6, 2) for y in (today.year, today.year + 1)) if d >= today - timedelta(days=3))
-    if event == "父の日":
-        return next(d for d in (_nth_weekday(y, 6, 6, 3) for y in (today.year, today.year + 1)) if d >= today - timedelta(days=3))
+    if event in _SUNDAYS:
+        month, nth = _SUNDAYS[event]
+        return next(d for d in (_nth_weekday(y, month, 6, nth) for y in (today.year, today.year + 1)) if d >= today - timedelta(days=3))
     return _upcoming(today, *_EVENTS[event])
 
 
