@@ -9,6 +9,7 @@ import pandas as pd
 import yaml
 
 from conftest import ROOT
+from mailfactory import build_mail
 
 CLI = [sys.executable, "-m", "classifier"]
 
@@ -50,4 +51,89 @@ def test_train_on_invalid_data_names_the_row(tmp_path):
     frame.to_csv(bad, index=False)
     result = run("train", "--data", bad, "--out", "m", "--params", ROOT / "params.yaml", cwd=tmp_path)
     assert result.returncode == 2
-    assert "row 3, field 'urgency': unknown value 'asap'" in result.stdout
+    assert "row 3, field 'urgency': unknown value (allowed: high, medium, low)" in result.stdout
+    assert "asap" not in result.stdout
+
+
+NAME_AND_PHONE = "佐々木 美咲 090-1234-5678"
+WRONG = "注文したのは黒のMサイズのニットですが、届いたのは白のLサイズでした。交換をお願いします。"
+LATE = "10日に注文したマグカップがまだ来ません。追跡も動いていないようです。"
+
+
+def score(model_dir, *args, cwd):
+    return run("score", *args, "--model", model_dir, "--params", ROOT / "params.yaml", cwd=cwd)
+
+
+def test_errors_and_queue_never_repeat_a_misplaced_name_or_phone(model_dir, tmp_path):
+    inbox = tmp_path / "inbox.csv"
+    inbox.write_text(
+        "id,received_at,channel,subject,body\n"
+        f"r1,{NAME_AND_PHONE},form,,{LATE}\n"
+        f"r2,2026-11-18T10:05:00+09:00,{NAME_AND_PHONE},,{WRONG}\n"
+        f"{NAME_AND_PHONE},r3,2026-11-18T10:06:00+09:00,form,,{LATE}\n",  # shifted by one column
+        encoding="utf-8",
+    )
+    scored = score(model_dir, inbox, "-o", "queue.csv", cwd=tmp_path)
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    queue = pd.read_csv(tmp_path / "queue.csv", dtype=str, keep_default_na=False).set_index("id")
+    assert queue.loc["r1", "error"] == "row 1, field 'received_at': not an ISO 8601 timestamp"
+    assert queue.loc["r1", "received_at"] == "" and queue.loc["r1", "topic"] == "non_delivery"
+    assert queue.loc["r2", "error"] == "row 2, field 'channel': unknown value (allowed: email, form, mall)"
+    assert queue.loc["inbox.csv:row3", "error"] == "row 3: 6 fields, header has 5"
+    shown = run("queue", "queue.csv", cwd=tmp_path)
+    for text in ((tmp_path / "queue.csv").read_text(encoding="utf-8"), scored.stdout, scored.stderr, shown.stdout):
+        assert "佐々木" not in text and "090-1234-5678" not in text
+
+
+def test_cp932_export_is_scored_and_undecodable_bytes_are_refused(model_dir, tmp_path):
+    (tmp_path / "sjis.csv").write_bytes(f"id,channel,body\r\ns1,form,{WRONG}\r\ns2,mall,{LATE}①\r\n".encode("cp932"))
+    scored = score(model_dir, "sjis.csv", "-o", "queue.jsonl", cwd=tmp_path)
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    queue = pd.read_json(tmp_path / "queue.jsonl", lines=True, dtype=False)
+    assert list(queue["id"]) == ["s1", "s2"] and list(queue["text_length"]) == [len(WRONG), len(LATE) + 1]
+    assert list(queue["topic"]) == ["wrong_item", "non_delivery"]
+    (tmp_path / "broken.csv").write_bytes(b"id,body\r\nb1,\x81\x20\xff\r\n")
+    refused = score(model_dir, "broken.csv", "-o", "out.csv", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "broken.csv: neither UTF-8 nor CP932 (Shift_JIS) text; name its encoding with --encoding" in refused.stdout
+    assert "Traceback" not in refused.stdout + refused.stderr and not (tmp_path / "out.csv").exists()
+
+
+def test_mail_subfolders_are_read_with_recursive_and_never_skipped_silently(model_dir, tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / "a").mkdir(parents=True)
+    (inbox / "b").mkdir()
+    (inbox / "TOP.EML").write_bytes(build_mail(subject="商品違い", body=WRONG, message_id="top@x"))
+    for folder in ("a", "b"):  # same file name, no Message-ID: the path is the id
+        (inbox / folder / "mail.eml").write_bytes(build_mail(subject="配送", body=LATE, message_id=None))
+    flat = score(model_dir, inbox, "-o", "flat.csv", cwd=tmp_path)
+    assert flat.returncode == 0, flat.stdout + flat.stderr
+    assert "2 .eml file(s) in subfolders not read (use --recursive to read them)" in flat.stderr
+    assert list(pd.read_csv(tmp_path / "flat.csv")["id"]) == ["top@x"]
+    deep = score(model_dir, inbox, "-o", "deep.csv", "--recursive", cwd=tmp_path)
+    assert deep.returncode == 0 and "subfolders" not in deep.stderr
+    assert list(pd.read_csv(tmp_path / "deep.csv")["id"]) == ["top@x", str(inbox / "a" / "mail.eml"), str(inbox / "b" / "mail.eml")]
+
+
+def test_unusable_inputs_and_options_are_refused_without_a_traceback(tmp_path):
+    inbox = tmp_path / "inbox.csv"
+    inbox.write_text("id,body\nr1,返品したい\n", encoding="utf-8")
+    before = inbox.read_bytes()
+    (tmp_path / "text.csv").write_text("id,text\nr1,返品したい\n", encoding="utf-8")
+    refusals = {
+        "is the input itself": ("score", inbox, "-o", inbox),
+        "is the input itself ": ("score", "inbox.csv", "-o", tmp_path / "." / "inbox.csv"),
+        "text.csv: no 'body' column in the header row": ("score", "text.csv", "-o", "out.csv"),
+        "Invalid value for '--chunk-size': Input should be greater than or equal to 1": ("score", inbox, "-o", "out.csv", "--chunk-size", "0"),
+        "Invalid value for '--chunk-size': Input should be greater than or equal to 1 ": ("score", inbox, "-o", "out.csv", "--chunk-size", "-3"),
+        "missing.csv: No such file or directory": ("queue", "missing.csv"),
+        "inbox.csv: 4 problem(s)": ("queue", "inbox.csv"),
+        "models: no reference.json": ("drift", "--current", "queue.csv"),
+    }
+    for expected, args in refusals.items():
+        result = run(*args, cwd=tmp_path)
+        shown = " ".join((result.stdout + result.stderr).replace("│", " ").split())
+        assert result.returncode == 2, (args, shown)
+        assert expected.strip() in shown, (args, shown)
+        assert "Traceback" not in shown
+    assert inbox.read_bytes() == before and not (tmp_path / "out.csv").exists()

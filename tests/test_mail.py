@@ -119,3 +119,29 @@ def test_mbox_and_maildir_are_read(tmp_path):
     for raw in raws:
         maildir.add(raw)
     assert sorted(parse_raw(r).subject for r in raw_maildir(tmp_path / "Maildir")) == ["件名0", "件名1", "件名2"]
+
+
+@pytest.mark.parametrize(
+    ("encoded", "expected"),
+    [
+        (SUBJECT.encode("utf-8"), SUBJECT),
+        (SUBJECT.encode("cp932"), SUBJECT),
+        ("返品 ".encode("utf-8") + b"=?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=", "返品 日本語"),
+        (b"\xe8\xbf\x94\xff", "返\ufffd"),  # neither UTF-8 nor CP932: kept with a replacement mark
+    ],
+    ids=["utf-8", "cp932", "8bit-and-encoded-word", "undecodable"],
+)
+def test_raw_8bit_subject_is_decoded_not_dropped(encoded, expected):
+    raw = b"From: customer@example.jp\r\nSubject: " + encoded + b"\r\nMessage-ID: <r@x>\r\nDate: Fri, 20 Nov 2026 09:30:00 +0900\r\n" \
+        b"Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + BODY.encode("utf-8") + b"\r\n"
+    record = parse_message(raw, "m.eml")
+    assert (record.subject, record.body, record.error) == (expected, BODY, "")
+
+
+def test_8bit_thread_headers_and_an_unreadable_date_do_not_break_the_mail():
+    raw = (
+        "Subject: 件名\r\nMessage-ID: <注文@x>\r\nIn-Reply-To: <前回@x>\r\nDate: 佐々木 美咲 090-1234-5678\r\n\r\n本文です\r\n"
+    ).encode("utf-8")
+    record = parse_message(raw, "m.eml")
+    assert (record.id, record.in_reply_to, record.subject, record.body) == ("注文@x", "前回@x", "件名", "本文です")
+    assert record.error == "Date: not a readable date"  # the header's text is not repeated

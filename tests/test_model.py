@@ -68,7 +68,7 @@ def test_scores_one_row_per_input_with_queue_order(model_dir, params):
     assert list(scored["queue_position"]) == [1, 2, 3, 4]
     by_id = scored.set_index("id")
     assert by_id.loc["n1", "colour"] == "red"
-    assert by_id.loc["n2", "error"] == "body: empty body"
+    assert by_id.loc["n2", "error"] == "row 3, field 'body': empty body"  # the third row of the frame
     assert pd.isna(by_id.loc["n2", "topic"])
     assert by_id.loc["n2", "queue_position"] == 4  # failed records go last
     assert scored["topic_confidence"].dropna().between(0, 1).all()

@@ -62,11 +62,13 @@ def test_broken_records_each_yield_one_output_row_with_the_error(scorer, params,
     out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False).set_index("id")
     assert len(out) == 5 and summary["records"] == 5
     assert out.loc["r1", "error"] == "" and out.loc["r1", "topic"] == "non_delivery"
-    assert out.loc["r2", "error"] == "body: empty body" and out.loc["r2", "topic"] == ""
-    assert "received_at: not an ISO 8601 timestamp: 'yesterday'" in out.loc["r3", "error"]
+    # Rows are counted over the whole input, not per chunk (chunks of 2 here).
+    assert out.loc["r2", "error"] == "row 2, field 'body': empty body" and out.loc["r2", "topic"] == ""
+    assert out.loc["r3", "error"] == "row 3, field 'received_at': not an ISO 8601 timestamp"
+    assert out.loc["r3", "received_at"] == ""  # not echoed: the error says why it is empty
     assert out.loc["r3", "topic"] != ""  # flagged, still scored
     assert out.loc["inbox.csv:row4", "error"] == "row 4: 6 fields, header has 5"
-    assert "channel: unknown value 'fax'" in out.loc["r5", "error"]
+    assert out.loc["r5", "error"] == "row 5, field 'channel': unknown value (allowed: email, form, mall)"
     assert summary["unscored"] == 2
     assert sorted(out["queue_position"].astype(int)) == [1, 2, 3, 4, 5]
     assert set(out.loc[["r2", "inbox.csv:row4"], "queue_position"].astype(int)) == {4, 5}

@@ -10,13 +10,15 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from classifier import data, drift
 from classifier.model import ModelFileError
 from classifier.params import DEFAULT_PARAMS, load_params
-from classifier.inputs import FORMATS, InputError, read_chunks
-from classifier.score import Scorer, run_batch
+from classifier.inputs import FORMATS, InputError, check_not_input, read_chunks
+from classifier.score import Scorer, check_output, run_batch
 
 app = typer.Typer(help="Triage Japanese shop inquiries by topic and urgency.", no_args_is_help=True)
 # Piped output (CI logs, `make run | tee`) would otherwise be cut at 80 columns.
@@ -47,7 +49,9 @@ def score(
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored queue (.csv, .jsonl, .parquet)."),
     model_source: str = typer.Option("models", "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion)."),
     fmt: str = typer.Option(None, "--format", help="Input format, when the path does not tell: " + ", ".join(FORMATS)),
-    chunk_size: int = typer.Option(1000, help="Records per chunk: memory stays bounded by it, workers share the chunks."),
+    chunk_size: int = typer.Option(1000, min=1, help="Records per chunk: memory stays bounded by it, workers share the chunks."),
+    encoding: str = typer.Option("auto", "--encoding", help="Text encoding of CSV/JSONL input; auto: UTF-8 (BOM or not), else CP932 (Shift_JIS)."),
+    recursive: bool = typer.Option(False, "--recursive", help="Also read .eml files in subfolders of a mail folder."),
     params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (SLA hours)."),
     show: int = typer.Option(20, help="How many queue rows to print."),
     drift_columns: bool = typer.Option(False, "--drift-columns", help="Also write the model's tokens, for `classifier drift`."),
@@ -55,13 +59,15 @@ def score(
 ) -> None:
     """Score new mail into the triage queue: one output record per input record, errors included."""
     try:
+        # The input is checked before the model loads: a wrong path fails in a second, not after it.
+        check_not_input(input_path, output)
+        check_output(output)
+        chunks = read_chunks(input_path, fmt, chunk_size, encoding, recursive)
         scorer = Scorer.load(model_source, drift_columns)
         sla_params = load_params(params)["sla"]
-        chunks = read_chunks(input_path, fmt, chunk_size)
         summary = run_batch(scorer, chunks, output, sla_params, top=show, jobs=jobs or os.cpu_count() or 1)
-    except (ModelFileError, InputError, data.InquiryDataError, FileNotFoundError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
+    except (ModelFileError, InputError, data.InquiryDataError, OSError, ValueError) as error:
+        raise _failure(error) from error
     if show:
         print_queue(summary["top"], show)
     colours = summary["colours"]
@@ -84,9 +90,8 @@ def drift_command(
         profile, sample = drift.load_reference(reference)
         limits = load_params(params)["drift"]
         report = drift.compare(profile, sample, data.read_table(current), limits)
-    except (FileNotFoundError, data.InquiryDataError, KeyError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
+    except (OSError, data.InquiryDataError, KeyError, ValueError) as error:
+        raise _failure(error) from error
     table = Table(title=f"Drift of {current} against {reference}")
     for column in ("check", "statistic", "value", "threshold", "verdict", "detail"):
         table.add_column(column)
@@ -109,7 +114,13 @@ def queue(
     show: int = typer.Option(20, help="How many queue rows to print."),
 ) -> None:
     """Print a scored queue again, with its counts."""
-    scored = data.read_table(scored_path)
+    try:
+        scored = data.read_table(scored_path)
+        missing = [c for c in ("queue_position", "colour", "route", "error") if c not in scored]
+        if missing:
+            raise data.InquiryDataError(scored_path, [data.Problem(None, c, "missing column (not a scored queue?)") for c in missing])
+    except (OSError, data.InquiryDataError, ValueError) as error:
+        raise _failure(error) from error
     print_queue(scored, show)
     counts = scored["colour"].value_counts().to_dict()
     console.print(
@@ -118,22 +129,39 @@ def queue(
     )
 
 
+def _failure(error: Exception) -> typer.Exit:
+    """Print an error as one unwrapped line (no traceback) and give the exit for it (2).
+
+    OSError's own text leads with its errno; paths and messages may hold [brackets] rich would
+    take for markup."""
+    if isinstance(error, OSError) and error.strerror:
+        text = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    else:
+        text = " ".join(str(error).split())
+    console.print(f"[red]error:[/red] {escape(text)}", soft_wrap=True)
+    return typer.Exit(2)
+
+
 def print_queue(scored: pd.DataFrame, show: int) -> None:
-    scored = scored.sort_values("queue_position", key=lambda s: pd.to_numeric(s), kind="stable")
+    """The first `show` rows in queue order; `received_at` only when it is a timestamp, as a
+    scored file written by an older version may echo whatever the input had there."""
+    scored = scored.sort_values("queue_position", key=lambda s: pd.to_numeric(s, errors="coerce"), kind="stable")
     table = Table(title="Triage queue")
     for column in ("#", "id", "received_at", "urgency", "topic", "conf.", "route", "due_by", "error"):
         table.add_column(column)
     for row in scored.head(show).itertuples():
         colour = row.colour if isinstance(row.colour, str) and row.colour else ""
-        table.add_row(
-            str(row.queue_position), str(row.id), str(row.received_at),
-            f"[{STYLE.get(colour, '')}]{row.urgency if colour else '-'}[/]",
+        # Text cells, not markup: ids and errors may hold [brackets], and unscored rows have no style.
+        cells = (
+            str(row.queue_position), str(row.id), data.timestamp_or_empty(str(row.received_at)),
+            str(row.urgency) if colour else "-",
             str(row.topic) if colour else "-",
             f"{float(row.topic_confidence):.2f}/{float(row.urgency_confidence):.2f}" if colour else "-",
             str(row.route) if colour else "-",
             str(row.due_by)[:16],
             str(row.error),
         )
+        table.add_row(*(Text(cell, style=STYLE.get(colour, "") if column == 3 else "") for column, cell in enumerate(cells)))
     console.print(table)
 
 

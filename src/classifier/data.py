@@ -1,6 +1,8 @@
 """The data contract of a labeled inquiry (LABELING.md): loading, validation and splitting.
 
-Rows are numbered from 1 in file order, header not counted, in every error message.
+Rows are numbered from 1 in file order, header not counted, in every error message. Messages
+name the row, the field and the kind of problem, never the value: a misplaced column puts names,
+phone numbers and addresses into any field, and error columns and logs travel further than the data.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ CHANNELS = ("email", "form", "mall")
 COLOURS = {"high": "red", "medium": "orange", "low": "green"}
 TEXT_COLUMNS = ("id", "received_at", "channel", "subject", "body")
 LABEL_COLUMNS = ("topic", "urgency")
-REQUIRED_FOR_SCORING = ("id", "body")
+# Only the text is needed to score; a missing id is made from the record's position (inputs.py).
+REQUIRED_FOR_SCORING = ("body",)
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")  # Excel writes a BOM
     elif suffix in (".jsonl", ".ndjson"):
-        frame = pd.read_json(path, lines=True, dtype=False)
+        frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8-sig")
     elif suffix == ".parquet":
         frame = pd.read_parquet(path)
     else:
@@ -77,10 +80,23 @@ def check_timestamp(value: str) -> str | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        return f"not an ISO 8601 timestamp: {value!r}"
+        return "not an ISO 8601 timestamp"
     if parsed.tzinfo is None:
-        return f"timestamp has no UTC offset: {value!r}"
+        return "timestamp has no UTC offset"
     return None
+
+
+def timestamp_or_empty(value: str) -> str:
+    """`value` if it is an ISO 8601 timestamp (with or without offset), else ''.
+
+    Scored output shows `received_at` through this: a value that is no timestamp at all may be
+    anything (a shifted column puts a name or a phone number there), and the error column says why
+    it is empty. A timestamp without offset is kept: it can hold nothing else, and is still useful."""
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return ""
+    return value
 
 
 def find_problems(frame: pd.DataFrame, require_labels: bool = True) -> list[Problem]:
@@ -96,7 +112,7 @@ def find_problems(frame: pd.DataFrame, require_labels: bool = True) -> list[Prob
         problems.extend(record_problems(record, row, require_labels, allowed))
         rid = record["id"]
         if rid in first_row_of:
-            problems.append(Problem(row, "id", f"duplicate id {rid!r} (first in row {first_row_of[rid]})"))
+            problems.append(Problem(row, "id", f"duplicate id (first in row {first_row_of[rid]})"))
         elif rid:
             first_row_of[rid] = row
     return problems
@@ -116,7 +132,7 @@ def record_problems(
         if field in LABEL_COLUMNS and not require_labels:
             continue
         if record.get(field, "") not in values:
-            problems.append(Problem(row, field, f"unknown value {record.get(field)!r} (allowed: {', '.join(values)})"))
+            problems.append(Problem(row, field, f"unknown value (allowed: {', '.join(v for v in values if v)})"))
     return problems
 
 

@@ -14,11 +14,13 @@ import email.policy
 import email.utils
 import html
 import mailbox
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import BinaryIO
 
 # --- charsets --------------------------------------------------------------------------------
 
@@ -95,13 +97,34 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     raise UnicodeDecodeError(name, data, 0, len(data), f"cannot decode as {name}")
 
 
-def decode_header_value(raw: str | None) -> str:
-    """A header with MIME encoded-words (=?ISO-2022-JP?B?…?=) as text."""
+def decode_8bit(data: bytes) -> str:
+    """Bytes sent without any declared charset (raw 8-bit headers): UTF-8 as modern mailers write,
+    else CP932 as older Japanese ones do, else UTF-8 with replacement characters so nothing is lost."""
+    for codec in ("utf-8", "cp932"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", errors="replace")
+
+
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+
+
+def decode_header_value(raw: str | email.header.Header | None) -> str:
+    """A header with MIME encoded-words (=?ISO-2022-JP?B?…?=) as text.
+
+    The compat32 parser hands raw 8-bit bytes over as one 'unknown-8bit' chunk, encoded-words and
+    all: those bytes are decoded by `decode_8bit` and the encoded-words inside them decoded after."""
     if not raw:
         return ""
     parts = []
     for value, charset in email.header.decode_header(raw):
-        parts.append(decode_bytes(value, charset) if isinstance(value, bytes) else value)
+        if isinstance(value, bytes) and charset == "unknown-8bit":
+            text = decode_8bit(value)
+            parts.append(_ENCODED_WORD.sub(lambda word: decode_header_value(word.group(0)), text))
+        else:
+            parts.append(decode_bytes(value, charset) if isinstance(value, bytes) else value)
     return re.sub(r"\s*\n\s*", " ", "".join(parts)).strip()
 
 
@@ -212,6 +235,14 @@ class MailRecord:
         return "; ".join(self.problems)
 
 
+def _plain_header(message: email.message.Message, name: str) -> str:
+    """A header as a str: with raw 8-bit bytes in it, compat32 returns a Header object instead."""
+    value = message.get(name)
+    if isinstance(value, email.header.Header):
+        return decode_header_value(value)
+    return (value or "").strip()
+
+
 def _text_parts(message: email.message.Message) -> tuple[list[email.message.Message], int]:
     texts, attachments = [], 0
     for part in message.walk():
@@ -236,7 +267,7 @@ def _part_text(part: email.message.Message) -> str:
 def parse_message(data: bytes, source: str) -> MailRecord:
     """Parse one message; problems are recorded on the record, never raised."""
     message = email.message_from_bytes(data, policy=email.policy.compat32)
-    raw_id = (message.get("Message-ID") or "").strip()
+    raw_id = _plain_header(message, "Message-ID")
     record = MailRecord(id=raw_id.strip("<>") or f"{source}", source=source)
     if not raw_id:
         record.problems.append("no Message-ID (id taken from the file)")
@@ -244,15 +275,16 @@ def parse_message(data: bytes, source: str) -> MailRecord:
         record.subject = decode_header_value(message.get("Subject"))
     except UnicodeDecodeError as error:
         record.problems.append(f"subject: undecodable ({error.reason})")
-    date = message.get("Date")
+    date = _plain_header(message, "Date")
     try:
         record.received_at = email.utils.parsedate_to_datetime(date).isoformat() if date else ""
     except (TypeError, ValueError):
-        record.problems.append(f"Date: unreadable {date!r}")
+        # The header's text is not repeated: the error column must carry no personal data.
+        record.problems.append("Date: not a readable date")
     if not date:
         record.problems.append("no Date header")
-    record.in_reply_to = (message.get("In-Reply-To") or "").strip().strip("<>")
-    record.references = " ".join(r.strip("<>") for r in (message.get("References") or "").split())
+    record.in_reply_to = _plain_header(message, "In-Reply-To").strip("<>")
+    record.references = " ".join(r.strip("<>") for r in _plain_header(message, "References").split())
     texts, record.attachments = _text_parts(message)
     plain = [p for p in texts if p.get_content_type() == "text/plain"]
     chosen = plain[0] if plain else (texts[0] if texts else None)
@@ -279,9 +311,13 @@ class RawMail:
 
 
 def parse_raw(raw: RawMail) -> MailRecord:
+    """The record of one mail; never raises, so one malformed mail cannot stop a batch."""
     if raw.problem:
         return MailRecord(id=raw.source, source=raw.source, problems=[raw.problem])
-    return parse_message(raw.data, raw.source)
+    try:
+        return parse_message(raw.data, raw.source)
+    except Exception as error:  # noqa: BLE001 - the standard parser has more failure modes than it documents
+        return MailRecord(id=raw.source, source=raw.source, problems=[f"unparseable mail ({type(error).__name__})"])
 
 
 def raw_eml(paths: Iterator[Path] | list[Path]) -> Iterator[RawMail]:
@@ -292,13 +328,109 @@ def raw_eml(paths: Iterator[Path] | list[Path]) -> Iterator[RawMail]:
             yield RawMail(b"", str(path), f"unreadable file ({error.strerror})")
 
 
-def raw_eml_dir(directory: Path) -> Iterator[RawMail]:
-    return raw_eml(sorted(directory.glob("*.eml")))
+def eml_files(directory: Path, recursive: bool = False) -> tuple[list[Path], int]:
+    """The .eml files of a folder (suffix in any case: Windows tools write .EML), sorted by their
+    path relative to it; and how many more lie in subfolders and were left out (none if recursive).
+    A mail's fallback id (no Message-ID) is its path, the folder joined with the path below it, so
+    equal file names in two subfolders stay distinct.
+
+    Symbolic links to folders are not followed, so a link loop cannot make the walk endless."""
+    found, skipped = [], 0
+    for folder, subfolders, names in os.walk(directory):
+        subfolders.sort()
+        emls = [Path(folder) / name for name in names if name.lower().endswith(".eml")]
+        if recursive or Path(folder) == directory:
+            found.extend(path for path in emls if path.is_file())
+        else:
+            skipped += len(emls)
+    return sorted(found, key=lambda path: path.relative_to(directory).parts), skipped
+
+
+# mbox (mboxo/mboxrd): a message starts at a "From " line after a blank line (or at the file start).
+# A real separator names a sender and a date; one whose date is missing still separates when the
+# next line is a header field, as a mail always starts with one. Any other "From " line is body.
+_SEPARATOR = re.compile(rb"From \S+ (?=.*\b\d{1,2}:\d{2})(?=.*\b\d{4}\b)")
+_HEADER_FIELD = re.compile(rb"[!-9;-~]+:")
+_QUOTED_FROM = re.compile(rb">+From ")
+_CONTENT_LENGTH = re.compile(rb"Content-Length:[ \t]*(\d+)[ \t]*\r?$", re.IGNORECASE)
+
+
+def _is_blank(line: bytes) -> bool:
+    return not line.strip(b"\r\n")
+
+
+def _peek_line(handle: BinaryIO) -> bytes:
+    position = handle.tell()
+    line = handle.readline()
+    handle.seek(position)
+    return line
+
+
+def _is_separator(line: bytes, handle: BinaryIO) -> bool:
+    if not line.startswith(b"From "):
+        return False
+    return bool(_SEPARATOR.match(line) or _HEADER_FIELD.match(_peek_line(handle)))
+
+
+def _declared_body_end(header_lines: list[bytes], body_start: int, handle: BinaryIO) -> int:
+    """Where a Content-Length header says the body ends, if the file agrees (the declared end is
+    the end of the file or, after blank lines, a "From " line); -1 when there is none to trust.
+    A wrong length is ignored rather than allowed to swallow the next mails."""
+    lengths = [m for line in header_lines if (m := _CONTENT_LENGTH.match(line.rstrip(b"\n")))]
+    if not lengths:
+        return -1
+    end = body_start + int(lengths[-1].group(1))
+    position = handle.tell()
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(end)
+    following = handle.readline()
+    while following and _is_blank(following):
+        following = handle.readline()
+    handle.seek(position)
+    return end if end <= size and (not following or following.startswith(b"From ")) else -1
+
+
+def _message_bytes(lines: list[bytes]) -> bytes:
+    """One message as written, with mboxrd/mboxo ">From " quoting undone and without the blank line
+    the mbox puts before the next separator."""
+    if lines and _is_blank(lines[-1]):
+        lines = lines[:-1]
+    return b"".join(line[1:] if _QUOTED_FROM.match(line) else line for line in lines)
+
+
+def mbox_messages(handle: BinaryIO) -> Iterator[bytes]:
+    """The messages of an mbox, read line by line (memory bounded by the largest mail). Text before
+    the first separator is a message too (a file cut at its start keeps its first mail)."""
+    lines: list[bytes] = []
+    in_headers, previous_blank = True, True  # the start of the file counts as after a blank line
+    offset, body_end = 0, -1
+    while line := handle.readline():
+        start, offset = offset, offset + len(line)
+        if start >= body_end and previous_blank and _is_separator(line, handle):
+            if any(not _is_blank(kept) for kept in lines):
+                yield _message_bytes(lines)
+            lines, in_headers, previous_blank, body_end = [], True, False, -1
+            continue
+        if in_headers and _is_blank(line):
+            in_headers = False
+            body_end = _declared_body_end(lines, offset, handle)
+        lines.append(line)
+        previous_blank = _is_blank(line)
+    if any(not _is_blank(kept) for kept in lines):
+        yield _message_bytes(lines)
 
 
 def raw_mbox(path: Path) -> Iterator[RawMail]:
-    for index, message in enumerate(mailbox.mbox(path, create=False)):
-        yield RawMail(message.as_bytes(), f"{path}#{index + 1}")
+    """The messages of an mbox file, numbered from 1 (`path#n`). Never raises: a read failure
+    becomes one record carrying it, after the messages read before it."""
+    number = 0
+    try:
+        with path.open("rb") as handle:
+            for data in mbox_messages(handle):
+                number += 1
+                yield RawMail(data, f"{path}#{number}")
+    except OSError as error:
+        yield RawMail(b"", f"{path}#{number + 1}", f"unreadable mbox after message {number} ({error.strerror})")
 
 
 def raw_maildir(path: Path) -> Iterator[RawMail]:

@@ -42,20 +42,28 @@ DRIFT_COLUMNS = ("tokens",)
 KEY_COLUMNS = ("id", "received_at", "topic", "urgency", "route", "route_reason", "in_reply_to", "references", "orders")
 
 
-def record_errors(frame: pd.DataFrame) -> list[str]:
-    """Per-row problems of unlabeled inquiries as one message per row ('' when fine)."""
+def record_errors(frame: pd.DataFrame, first_row: int = 1) -> list[str]:
+    """Per-row problems of unlabeled inquiries as one message per row ('' when fine), naming the
+    row (the record number in the input, `first_row` being the frame's first) and the field."""
     allowed = {"channel": data.CHANNELS + ("",)}
     errors = []
     checked = [c for c in (*data.TEXT_COLUMNS, "input_error") if c in frame]
     # Column lists zipped into records: DataFrame.to_dict costs several times more.
-    for row, values in enumerate(zip(*(frame[c].tolist() for c in checked)), start=1):
+    for row, values in enumerate(zip(*(frame[c].tolist() for c in checked)), start=first_row):
         record = {**{c: "" for c in data.TEXT_COLUMNS}, **dict(zip(checked, values))}
         if record.get("input_error"):  # an unreadable record has no fields worth checking
             errors.append(record["input_error"])
             continue
         problems = data.record_problems(record, row, require_labels=False, allowed=allowed)
-        errors.append("; ".join(f"{p.field}: {p.message}" for p in problems))
+        errors.append("; ".join(map(str, problems)))
     return errors
+
+
+def first_record_number(chunk: pd.DataFrame) -> int:
+    """The 1-based input record number of a chunk's first row: `read_chunks` indexes chunks by
+    record number; any other frame is numbered from 1."""
+    index = chunk.index
+    return index.start + 1 if isinstance(index, pd.RangeIndex) and index.step == 1 else 1
 
 
 def queue_positions(urgency: pd.Series, received_at: pd.Series) -> pd.Series:
@@ -145,14 +153,19 @@ class Scorer:
         missing = [c for c in data.REQUIRED_FOR_SCORING if c not in chunk.columns]
         if missing:
             raise data.InquiryDataError("input", [data.Problem(None, c, "missing column") for c in missing])
+        first_row = first_record_number(chunk)
         chunk = chunk.reset_index(drop=True)
+        if "id" not in chunk:
+            chunk["id"] = [f"row{n}" for n in range(first_row, first_row + len(chunk))]
         for column in ("subject", "received_at", "in_reply_to", "references", "input_error", "topic", "urgency"):
             if column not in chunk:
                 chunk[column] = ""
         bodies = chunk["body"].tolist()
         found: list[dict[str, list[str]]] = []
         texts = model.inquiry_texts(chunk, found)
-        result: dict[str, Any] = {c: chunk[c].tolist() for c in ("id", "received_at", "in_reply_to", "references")}
+        result: dict[str, Any] = {c: chunk[c].tolist() for c in ("id", "in_reply_to", "references")}
+        # Not a timestamp: written out empty (the error column says why), as it may be anything.
+        result["received_at"] = list(map(data.timestamp_or_empty, chunk["received_at"].tolist()))
         result["subject"] = [redact(subject) for subject in chunk["subject"].tolist()]
         # Flagged records (no Date, no Message-ID) are still scored; records without a body are not.
         scorable = [row for row, body in enumerate(bodies) if body.strip()]
@@ -168,7 +181,7 @@ class Scorer:
         result["true_topic"], result["true_urgency"] = chunk["topic"].tolist(), chunk["urgency"].tolist()
         if self.drift_columns:
             result["tokens"] = model.inquiry_tokens(texts)
-        result["error"] = record_errors(chunk)
+        result["error"] = record_errors(chunk, first_row)
         result["orders"] = [order_numbers(masked) for masked in found]
         missing = [None] * len(texts)  # the predicted columns when no record has a body
         return {column: result.get(column, missing) for column in self.part_columns}
