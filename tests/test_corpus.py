@@ -5,6 +5,8 @@ The bounds are the corpus rules of docs/data.md; a shop that replaces the corpus
 keeps the schema and leakage tests and adapts the share bounds to its own mix.
 """
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -118,6 +120,27 @@ def test_masking_finds_every_planted_personal_datum(tidy):
     assert len(planted) >= 1000
     leaked = [(rid, item) for rid, item, text in planted if normalize(item) in preprocess(text)]
     assert leaked == []
+
+
+# What masking still misses (issue #18): a house number alone (番地まちがえて、3-12じゃなくて3-21),
+# member ids without a hyphen, and order numbers of 3 to 5 digits with neither # nor no. before them.
+UNMASKED_NUMBERS = {"3-12", "3-21", "M0098812", "mz0715", "327", "88213", "７７０１２", "７７０１５"}
+
+
+def test_masking_finds_the_numbers_every_writer_planted(everything, robustness):
+    """The hard writers and the robustness set plant numbers in odd formats: phones and cards in
+    spaced groups, tracking numbers digit by digit, card endings, room numbers, addresses with their
+    prefecture and building. All are masked but the known gaps (names are `redact`'s, not checked)."""
+    frame = pd.concat([everything, robustness], ignore_index=True)
+    planted = [
+        (row.id, item, row.subject + " " + row.body)
+        for row in frame.itertuples()
+        for item in row.pii.split("|")
+        if re.search(r"\d", normalize(item))
+    ]
+    assert len(planted) >= 2400
+    leaked = {item for _, item, text in planted if normalize(item) in preprocess(text)}
+    assert leaked <= UNMASKED_NUMBERS, leaked - UNMASKED_NUMBERS
 
 
 def test_long_mails_carry_greetings_and_length(everything):

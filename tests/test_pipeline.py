@@ -9,10 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from conftest import ROOT, sample
+from personal_data import leaks, personal_values
 
 BIN = Path(sys.executable).parent
 
@@ -87,3 +89,22 @@ def test_experiment_with_a_changed_parameter(repo):
     shown = sh("dvc", "exp", "show", "--csv", cwd=folder, env=env)
     rows = list(csv.DictReader(io.StringIO(shown.stdout)))
     assert {"0.9", "0.95"} <= {row["routing.target_accuracy"] for row in rows}
+
+
+def test_no_personal_data_in_any_artifact_of_the_pipeline_or_a_scored_batch(repo):
+    # Every personal value the corpus records (names a word at a time, phones, mail addresses, cards,
+    # addresses, order numbers) searched in all that `dvc repro` wrote, the model's vocabulary
+    # included, and in a batch scored with the model's tokens (--drift-columns) and its drift report.
+    folder, env, _ = repo
+    scored = folder / "scored" / "test.csv"
+    scored.parent.mkdir()
+    run = sh("classifier", "score", "data/test.csv", "-o", str(scored), "--model", "models", "--drift-columns", "--show", "0",
+             cwd=folder, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    drift = sh("classifier", "drift", "--current", str(scored), "--reference", "models", cwd=folder, env=env)
+    assert drift.returncode in (0, 1), drift.stderr[-2000:]
+    frames = [pd.read_csv(folder / "data" / f"{name}.csv", dtype=str, keep_default_na=False) for name in ("inquiries", "test", "robustness")]
+    values = personal_values(frames)
+    assert len(values) > 200
+    found = leaks(values, [folder / "models", folder / "reports", folder / "mlruns", folder / "scored"])
+    assert found == []

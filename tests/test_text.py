@@ -59,6 +59,49 @@ MASK_CASES = [
     ("12/24までに", "<DATE>までに"),
     ("詳細は https://shop.example.com/item?id=1 を", "詳細は <URL> を"),
     ("サイズは2個とMサイズ", "サイズは2個とmサイズ"),  # short numbers are not personal data
+    # issue #18: card numbers in groups, phones with spaces, dots and parentheses
+    ("カード番号 4111 1111 1111 1111 です", "カード番号 <CARD> です"),
+    ("4111-1111-1111-1111で決済", "<CARD>で決済"),
+    ("アメックス3782 822463 10005", "アメックス<CARD>"),
+    ("カード番号 4111111111111111", "カード番号 <ORDER>"),  # a plain run: a tracking number looks the same
+    ("カード末尾 7706", "カード末尾 <CARD>"),
+    ("カードは下4桁2219のもの", "カードは下4桁<CARD>のもの"),
+    ("追跡番号 5517 2093 6648", "追跡番号 <ORDER>"),  # spaced digit groups that are no card
+    ("注文番号は9 4 1 7 0 3です", "注文番号は<ORDER>です"),  # voice input, digit by digit
+    ("注文番号 No.48217 の件", "注文番号 no.<ORDER> の件"),
+    ("請求書(No.2026-1104-207)", "請求書(no.<ORDER>)"),
+    ("サイズは1 2 3です no.12", "サイズは1 2 3です no.12"),
+    ("(045) 123-4567", "<PHONE>"),  # not a postal code after the area code
+    ("090 2345 6789まで", "<PHONE>まで"),
+    ("電話 03 1234 5678", "電話 <PHONE>"),
+    ("(03) 1234-5678", "<PHONE>"),
+    ("03(1234)5678", "<PHONE>"),
+    ("090.2345.6789", "<PHONE>"),
+    ("TEL.090-2345-6789", "tel.<PHONE>"),
+    ("tel09023456789", "tel<PHONE>"),
+    ("+81 90 2345 6789", "<PHONE>"),
+    # addresses with kanji numerals and spaces, with the place before them and the building after them
+    ("梅田三丁目4番5号", "<ADDRESS>"),
+    ("梅田 三 丁目 4 番 5 号です", "<ADDRESS>です"),
+    ("三丁目十二番地", "<ADDRESS>"),
+    ("1丁目2-3", "<ADDRESS>"),
+    ("4番5号", "<ADDRESS>"),
+    ("住所は12番地です", "住所は<ADDRESS>です"),
+    ("大阪府大阪市北区梅田三丁目4番5号", "<ADDRESS>"),
+    ("住所は東京都世田谷区北沢2-3-4です", "住所は<ADDRESS>です"),
+    ("東京都 世田谷区 北沢 2-3-4", "<ADDRESS>"),
+    ("神奈川県横浜市中区本町4番5号の倉庫", "<ADDRESS>の倉庫"),
+    ("東京都世田谷区北沢2-3-4 〇〇マンション302号室に", "<ADDRESS>に"),
+    ("北沢2-3-4-302", "北沢<ADDRESS>"),  # the town alone stays before a dashed address
+    ("梅田1-2-3ハイツ101へ", "梅田<ADDRESS>へ"),
+    ("部屋番号は302号室です", "部屋番号は<ADDRESS>です"),
+    ("自由が丘2丁目3番地", "<ADDRESS>"),
+    ("商品が3個届いた", "商品が3個届いた"),  # counted, ordinal, numbered things are no addresses
+    ("2番目の商品", "2番目の商品"),
+    ("3号機が故障", "3号機が故障"),
+    ("一番安いもの", "一番安いもの"),
+    ("1番人気 3番線 台風10号 5号サイズ", "1番人気 3番線 台風10号 5号サイズ"),
+    ("東京都の倉庫から3個", "東京都の倉庫から3個"),
 ]
 
 TOKENIZE_CASES = [
@@ -72,6 +115,8 @@ TOKENIZE_CASES = [
     ("割れていました。", ["割れる", "いる"]),
     ("電話は<PHONE>まで", ["電話", "<PHONE>"]),
     ("注文<ORDER>の件", ["注文", "<ORDER>", "件"]),
+    ("カード番号<CARD>です", ["カード", "番号", "<CARD>"]),
+    ("住所は<ADDRESS>です", ["住所", "<ADDRESS>"]),
     ("!?、。「」()", []),
     ("スマホのケース", ["スマホ", "ケース"]),
 ]
@@ -143,6 +188,7 @@ def test_every_text_a_mask_pattern_matches_has_its_needle(corpus):
 MASK_POOL = (
     *"0123456789-/.#@_ab xyz〒円¥$万年月日東京都市:,+",
     "090", "2024", "1234567", "-12", "1-2-3", "丁目", "番地", "号", "@ex.com", "+81 ", "http://", "www.",
+    "(", ")", "1111 ", "4111-", "三", "十二", "番", "号室", "区", "大阪府", "梅田", "が", "マンション", "ハイツ",
 )
 
 

@@ -39,7 +39,10 @@ def test_no_personal_data_in_artifacts(tracked_run, small_data):
     assert "<ORDER>" in example
 
 
-def test_registered_version_predicts_exactly_as_the_joblib_file(tracked_run, test_split, params):
+def test_registered_version_predicts_exactly_as_the_joblib_file(tracked_run, test_split, params, monkeypatch):
+    # MLflow's own pyfunc loader is off by default (tracking.configure); a user who serves the model
+    # with it opts in, as here.
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
     name = tracked_run["registration"]["model_name"]
     version = tracked_run["registration"]["version"]
     pipeline, _ = model.load(tracked_run["model_dir"])

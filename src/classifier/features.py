@@ -9,7 +9,6 @@ scikit-learn's analyzer and vocabulary loop were the largest cost of scoring (do
 
 from __future__ import annotations
 
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -18,13 +17,12 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import normalize
 
-from classifier.text import END_OF_TEXT, parse_lines, remember, token_of_line, tokenize
+from classifier.text import tag
 
 _BITS = 21  # every code point + 1 fits in 21 bits, so three of them fit in one int64
 _MASK = (1 << _BITS) - 1
 MAX_CHAR_NGRAM = 3
 _BATCH = 10_000  # documents per step of counting and transforming (bounds the memory of large fits)
-_DROPPED, _END, _UNSEEN = -3, -2, -4  # lines that yield no token, that end a text, not looked at yet
 
 
 def char_ngram_keys(texts: list[str], ngram_min: int, ngram_max: int) -> tuple[np.ndarray, np.ndarray]:
@@ -204,24 +202,7 @@ class WordNgramTfidf(_NgramTfidf):
         return sp.vstack([self._from_tokens(tokens[i : i + _BATCH]) for i in range(0, len(tokens), _BATCH)], format="csr")
 
     def _transform(self, X: list[str]) -> sp.csr_matrix:
-        self._check()
-        # Scoring's path: MeCab's output lines of the whole batch go straight to vocabulary columns
-        # through a cache of line → column, instead of a token list per text (the same matrix).
-        lines = parse_lines(X)
-        cache = self._caches().setdefault("line_columns", {})
-        ids = np.fromiter(map(cache.get, lines, repeat(_UNSEEN)), dtype=np.int64, count=len(lines))
-        for position in np.flatnonzero(ids == _UNSEEN).tolist():  # only new lines go through the rules
-            ids[position] = remember(cache, lines[position], self._line_column)
-        ids = ids[ids != _DROPPED]
-        ends = ids == _END
-        documents = np.cumsum(ends) - ends
-        return self._from_ids(ids[~ends], documents[~ends], len(X))
-
-    def _line_column(self, line: str) -> int:
-        if line == END_OF_TEXT:
-            return _END
-        token = token_of_line(line)
-        return self.vocabulary_.get(token, -1) if token else _DROPPED
+        return self._from_tokens(self._tokens(X))
 
     def _check(self) -> None:
         if self.ngram_max not in (1, 2):
@@ -229,7 +210,7 @@ class WordNgramTfidf(_NgramTfidf):
 
     def _tokens(self, X: list[str]) -> list[list[str]]:
         self._check()
-        return [tokenize(text) for text in X]
+        return [text.tokens for text in tag(X)]
 
     def _fit(self, tokens: list[list[str]]) -> None:
         codes, terms = pd.factorize(pd.Series([token for document in tokens for token in document], dtype=object))

@@ -36,7 +36,7 @@ from classifier.explain import Explainer
 from classifier.mail import strip_quoted
 from classifier.features import CharNgramTfidf, WordNgramTfidf
 from classifier.dates import deadline_marker
-from classifier.text import mask, mask_names, normalize, tokenize
+from classifier.text import TaggedText, mask, normalize, tag
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
@@ -48,7 +48,7 @@ class ModelFileError(RuntimeError):
 
 class InquiryText(BaseEstimator, TransformerMixin):
     """Subject and body of each inquiry → one normalized, masked string of what the customer wrote
-    now (quoted earlier messages and signatures removed, as for mail, so a CSV row and the same
+    now, names included (quoted earlier messages and signatures removed, as for mail, so a CSV row and the same
     inquiry as an .eml read the same)."""
 
     def fit(self, X: Any, y: Any = None) -> InquiryText:
@@ -58,9 +58,9 @@ class InquiryText(BaseEstimator, TransformerMixin):
         return inquiry_texts(X)
 
 
-def inquiry_texts(frame: pd.DataFrame, found: list[dict[str, list[str]]] | None = None) -> list[str]:
-    """What the model reads of each inquiry. With `found`, what preprocessing found in each is collected
-    there too: the masked strings per placeholder (the scoring path reads order numbers this way
+def inquiry_texts(frame: pd.DataFrame, found: list[dict[str, list[str]]] | None = None) -> list[TaggedText]:
+    """What the model reads of each inquiry: normalized, masked, person names as <NAME> (`text.tag`,
+    which also tokenizes). With `found`, what preprocessing found in each is collected there too: the masked strings per placeholder (the scoring path reads order numbers this way
     instead of normalizing twice) and, under `DEADLINE`, the marker of a need-by date named in the text
     and counted from `received_at` (`dates.deadline_marker`; read before masking hides the dates)."""
     # Plain lists: element-wise iteration of pandas' Arrow-backed strings costs about 1 µs per value.
@@ -75,7 +75,7 @@ def inquiry_texts(frame: pd.DataFrame, found: list[dict[str, list[str]]] | None 
             if marker := deadline_marker(normalized, received_at):
                 masked[DEADLINE] = [marker]
             found.append(masked)
-    return texts
+    return tag(texts)
 
 
 DEADLINE = "DEADLINE"
@@ -251,9 +251,9 @@ def make_estimator(name: str, C: float, class_weight: str | None, max_iter: int,
 
 
 def inquiry_tokens(texts: list[str]) -> list[str]:
-    """The word tokens the model reads of `inquiry_texts`, space-joined, person names as <NAME>: what
-    drift statistics compare, and what a scored batch with drift columns may show of an inquiry."""
-    return [" ".join(tokenize(mask_names(text))) for text in texts]
+    """The word tokens the model reads of `inquiry_texts`, space-joined: what drift statistics compare,
+    and what a scored batch with drift columns may show of an inquiry."""
+    return [" ".join(text.tokens) for text in tag(texts)]
 
 
 def build_features(params: Mapping[str, Any]) -> FeatureUnion:

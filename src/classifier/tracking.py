@@ -17,6 +17,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from classifier.model import ModelFileError
+
 EXPERIMENT = "inquiry-triage"
 DEFAULT_URI = "sqlite:///mlflow.db"
 CANDIDATE, CHAMPION = "candidate", "champion"
@@ -40,6 +42,9 @@ INPUT_EXAMPLE = pd.DataFrame(
 def configure() -> str:
     """Point MLflow at the configured store; a SQLite store keeps its artifacts beside the database."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    # MLflow's own loaders unpickle (or trust the artifact's skops list) unless told not to; `load`
+    # below is this project's way in. An explicit setting by the user is kept.
+    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
     mlflow.set_tracking_uri(uri)
     if uri.startswith("sqlite:///") and mlflow.get_experiment_by_name(EXPERIMENT) is None:
         artifacts = Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlruns"
@@ -73,9 +78,28 @@ def log_model(pipeline: Any, package_dir: str, metadata: Mapping[str, Any]) -> s
     return info.model_uri
 
 
+class UntrustedModelError(ModelFileError):
+    """A logged model that is not a skops file or that holds types outside `TRUSTED_TYPES`."""
+
+
 def load(uri: str) -> tuple[Any, dict[str, Any]]:
-    """A registered model (`models:/NAME@ALIAS` or `models:/NAME/VERSION`) and its metadata."""
-    pipeline = mlflow.sklearn.load_model(uri)
+    """A registered model (`models:/NAME@ALIAS` or `models:/NAME/VERSION`) and its metadata.
+
+    Read with skops against `TRUSTED_TYPES` of this code, never the list the model's own MLmodel file
+    carries (whoever can write the model could widen that one), and never unpickled: a model in
+    another format, or one holding any other type, is refused before a byte of it is deserialized.
+    """
+    import skops.io
+
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    flavor = mlflow.models.Model.load(local / "MLmodel").flavors.get("sklearn", {})
+    if flavor.get("serialization_format") != "skops":
+        raise UntrustedModelError(f"{uri}: not a skops model ({flavor.get('serialization_format')!r}); refusing to unpickle it")
+    path = local / flavor["pickled_model"]
+    untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+    if untrusted:
+        raise UntrustedModelError(f"{uri}: the model holds types this code does not trust: {', '.join(untrusted)}")
+    pipeline = skops.io.load(path, trusted=TRUSTED_TYPES)
     metadata = mlflow.models.get_model_info(uri).metadata or {}
     return pipeline, dict(metadata)
 

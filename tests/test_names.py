@@ -1,0 +1,98 @@
+"""Code tests of person-name masking (`text.tag`): the names MeCab knows, the names only a context
+shows, the words in the same shapes that are not names, and one MeCab parse for text and tokens."""
+
+import pytest
+
+from classifier import model, text
+from classifier.text import mask_names, preprocess, tag, tokenize
+
+NAME_CASES = [
+    # MeCab's 人名, family and given name as one <NAME>
+    ("三宅 恭子です。", "<NAME>です。"),
+    # a kana given name MeCab does not know, standing alone after a family name it knows
+    ("お願いします。 田中 あかり 090-1234-5678", "お願いします。 <NAME> <PHONE>"),
+    # introduced: 〇〇と申します, department + の + 〇〇です
+    ("株式会社ハルタ商会 総務部の岡本と申します。", "株式会社<NAME> 総務部の<NAME>と申します。"),
+    ("経理部の今村です。", "経理部の<NAME>です。"),
+    ("会員の岡本と申します。", "会員の<NAME>と申します。"),
+    ("資材課 山内でございます。", "資材課 <NAME>でございます。"),
+    ("保育サービスの平田でございます。", "保育サービスの<NAME>でございます。"),
+    ("こんにちは、やまもとと申します。", "こんにちは、<NAME>と申します。"),
+    ("東京都 上田より", "東京都 <NAME>より"),
+    # honorifics, kana names among them
+    ("ご担当 小池様 先日は", "ご担当 <NAME>様 先日は"),
+    ("たなかさん、ありがとう", "<NAME>さん、ありがとう"),
+    ("娘の あかりちゃんへの贈り物", "娘の <NAME>ちゃんへの贈り物"),
+    # what is written for the name: 名入れ, のし, お名前が…
+    ("刺繍のお名前が「ゆうと」ではなく", "刺繍のお名前が「<NAME>」ではなく"),
+    ("のしにも「御歳暮 宮川」と", "のしにも「<NAME>」と"),
+    ("お名前が山元になっていました", "お名前が<NAME>になっていました"),
+    ("有限会社アオバ電機の者です", "有限会社<NAME>の者です"),
+    # organisations: the legal form before or after the name, hiragana names up to a particle
+    ("学校法人ほしかわ学園 事務局の", "学校法人<NAME> 事務局の"),
+    ("ございます。つきしろ造園株式会社の者です", "ございます。<NAME>株式会社の者です"),
+    # more self-introductions and signatures
+    ("いつも利用しております、鴫原です。", "いつも利用しております、<NAME>です。"),
+    ("注文した梶ヶ谷と申します。", "注文した<NAME>と申します。"),
+    ("長野の鴫原でございます", "長野の<NAME>でございます"),
+    ("<ORDER> 鴫原 セツ 電話 <PHONE>", "<order> <NAME> 電話 <phone>"),
+    ("株式会社テスト 庶務 梶ヶ谷", "株式会社<NAME> 庶務 <NAME>"),
+    ("私は月城ではありません", "私は<NAME>ではありません"),
+]
+
+NOT_NAME_CASES = [
+    "お店の商品です",
+    "注文の商品です",
+    "たくさん届いた",
+    "お客様各位",
+    "配達員さんが来ない",
+    "ヤマトさんに聞いたら",
+    "赤ちゃん用の肌着",
+    "商品の様子が変です",
+    "それより早く",
+    "よろしく 田中 ありがとう",  # a greeting after a name is not a given name
+    "以上でございます",
+    "こちらの商品でございます",
+    "返品 したい です",
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), NAME_CASES)
+def test_names_are_masked(raw, expected):
+    assert mask_names(preprocess(raw)) == expected
+
+
+@pytest.mark.parametrize("raw", NOT_NAME_CASES)
+def test_words_in_name_shapes_are_kept(raw):
+    masked = mask_names(preprocess(raw))
+    kept = masked.replace("<NAME>", "")
+    assert [w for w in ("商品", "たくさん", "お客様", "配達員", "ヤマト", "赤ちゃん", "様子", "それより", "ありがとう", "以上", "商品", "したい") if w in raw] == [
+        w for w in ("商品", "たくさん", "お客様", "配達員", "ヤマト", "赤ちゃん", "様子", "それより", "ありがとう", "以上", "商品", "したい") if w in kept
+    ]
+
+
+def test_tokens_come_from_the_same_parse_and_name_no_one():
+    (tagged,) = tag([preprocess("経理部の今村です。 三宅 恭子 様 商品が届きません")])
+    assert tagged.tokens == tokenize(preprocess("経理部の今村です。 三宅 恭子 様 商品が届きません"))
+    assert "<NAME>" in tagged.tokens and not {"今村", "三宅", "恭子"} & set(tagged.tokens)
+    assert tag([tagged])[0] is tagged  # a tagged text is not parsed again
+
+
+def test_no_corpus_name_reaches_the_model_input(corpus):
+    # The names the corpus records for its rows (pii column): none is left in the text or the tokens
+    # of the model's input, except where the writer gave no context at all (a bare name ending a mail).
+    frame = corpus[corpus["pii"].fillna("").str.len() > 0]
+    texts = model.inquiry_texts(frame)
+    names = [
+        [part for value in pii.split("|") if not any(c.isdigit() or c == "@" for c in value) for part in value.split()]
+        for pii in frame["pii"]
+    ]
+    left = [(part, str(t)) for t, parts in zip(texts, names) for part in parts if part in t or part in t.tokens]
+    total = sum(map(len, names))
+    assert total > 300 and len(left) <= total // 100, left[:10]
+
+
+def test_texts_without_names_come_back_unchanged():
+    texts = [preprocess(t) for t in ("商品が届きません。至急確認してください!", "返品したい 🙏 サイズ違い")]
+    assert [str(t) for t in tag(texts)] == texts
+    assert text.END_OF_TEXT not in "".join(map(str, tag(texts)))
