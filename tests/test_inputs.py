@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from classifier.inputs import InputError, check_not_input, materialize, read_chunks
+from classifier.limits import Limits
 from classifier.mail import parse_raw, raw_mbox
 from mailfactory import build_mail
 
@@ -247,3 +248,34 @@ def test_recursive_reads_subfolders_with_distinct_ids(tmp_path, caplog):
         "m0@x",
     ]
     assert "subfolders" not in caplog.text
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def test_a_csv_field_over_the_modules_default_limit_is_read(tmp_path):
+    path = tmp_path / "inbox.csv"
+    pd.DataFrame({"id": ["r1", "r2"], "body": ["あ" * 140_000, BODIES[0]]}).to_csv(path, index=False)
+    assert [len(body) for body in records(path)["body"]] == [140_000, len(BODIES[0])]
+
+
+def test_a_csv_field_over_max_field_chars_refuses_the_file_naming_the_row(tmp_path):
+    path = tmp_path / "inbox.csv"
+    pd.DataFrame({"id": ["r1", "r2"], "body": [BODIES[0], "佐々木" * 1000]}).to_csv(path, index=False)
+    with pytest.raises(InputError) as caught:
+        records(path, limits=Limits(max_field_chars=1000))
+    assert str(caught.value) == f"{path}: row 2: not readable as CSV (a field over 1,000 characters (params.yaml limits.max_field_chars))"
+
+
+def test_limits_come_from_params_and_unknown_keys_are_refused():
+    assert Limits.from_params({"limits": {"max_mime_depth": 7}}) == Limits(max_mime_depth=7)
+    assert Limits.from_params({}) == Limits()
+    with pytest.raises(ValueError, match="unknown key"):
+        Limits.from_params({"limits": {"max_depth": 7}})
+    with pytest.raises(ValueError, match="positive"):
+        Limits.from_params({"limits": {"max_text_chars": 0}})
+
+
+def test_the_shipped_params_name_every_limit(params):
+    assert set(params["limits"]) == {"max_mail_bytes", "max_mime_depth", "max_text_chars", "max_field_chars"}
+    assert Limits.from_params(params) == Limits()  # the code's defaults are the shipped values

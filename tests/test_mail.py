@@ -1,11 +1,14 @@
 """Code tests of mail parsing on real mail bytes: every charset and layout Japanese shops receive."""
 
 import mailbox
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from classifier.mail import decode_header_value, decode_iso2022jp, html_to_text, parse_message, parse_raw, raw_maildir, raw_mbox, strip_quoted
+from classifier.mail import (
+    RawMail, decode_header_value, decode_iso2022jp, html_to_text, parse_message, parse_raw, raw_eml, raw_maildir, raw_mbox, strip_quoted,
+)
 from mailfactory import CHARSETS, build_mail, encode_iso2022jp
 
 JST = timezone(timedelta(hours=9))
@@ -94,6 +97,8 @@ QUOTED_LAYOUTS = [
     (BODY + "\n\n--- 元のメッセージ ---\n差出人: くらしのマルシェ\n\n確認いたします。"),
     (BODY + "\n\n【お問い合わせ内容】\n商品が届きません。"),
     (BODY + "\n\n-- \n山田 花子\n〒123-4567 東京都港区1-2-3\nTEL 090-1234-5678"),
+    (BODY + "\n\n-- \n星野 巧\n注文番号 A-7712"),  # after RFC 3676's "-- " any short block is a signature
+    (BODY + "\n\n----------\n星野 巧\n080-2718-2818"),  # a phone number makes it contact details
     (BODY + "\n\n＝＝＝＝＝＝＝＝＝＝\n株式会社テスト 購買部\n山田 太郎\nyamada@example.co.jp\n＝＝＝＝＝＝＝＝＝＝"),
 ]
 
@@ -106,6 +111,8 @@ def test_quoted_messages_and_signatures_are_removed(body):
 def test_a_rule_inside_the_message_is_not_a_signature():
     body = "注文内容\n----------\n・マグカップ 2個\n・ティーポット 1個\n----------\nこのうちマグカップが1個足りませんでした。\n確認をお願いします。"
     assert strip_quoted(body) == body
+    postscript = "在庫はありますか?\n--\n追伸 色違いも気になっています"  # two dashes without the space: a divider
+    assert strip_quoted(postscript) == postscript
 
 
 def test_mbox_and_maildir_are_read(tmp_path):
@@ -145,3 +152,44 @@ def test_8bit_thread_headers_and_an_unreadable_date_do_not_break_the_mail():
     record = parse_message(raw, "m.eml")
     assert (record.id, record.in_reply_to, record.subject, record.body) == ("注文@x", "前回@x", "件名", "本文です")
     assert record.error == "Date: not a readable date"  # the header's text is not repeated
+
+
+def nested_mail(levels: int) -> bytes:
+    opening = "".join(f'Content-Type: multipart/mixed; boundary="b{n}"\n\n--b{n}\n' for n in range(levels))
+    closing = "".join(f"--b{n}--\n" for n in reversed(range(levels)))
+    return f"Message-ID: <n{levels}@x>\n{opening}Content-Type: text/plain; charset=utf-8\n\n返品したいです\n{closing}".encode()
+
+
+@pytest.mark.parametrize("levels", [51, 2000, 20000])
+def test_mime_nesting_past_the_limit_is_the_records_error_not_a_crash(levels):
+    record = parse_raw(RawMail(nested_mail(levels), "deep.eml"), max_depth=50)
+    assert (record.id, record.body) == ("deep.eml", "")
+    assert record.error == "MIME parts nested deeper than 50 levels (params.yaml limits.max_mime_depth): not read"
+
+
+def test_nesting_within_the_limit_is_read():
+    record = parse_raw(RawMail(nested_mail(49), "ok.eml"), max_depth=50)
+    assert (record.id, record.body) == ("n49@x", "返品したいです")
+
+
+def test_a_mail_over_the_size_limit_is_one_record_and_is_not_read(tmp_path):
+    raw = build_mail(subject="件名", body="本文" * 100, message_id="big@x", date=WHEN)
+    (tmp_path / "big.eml").write_bytes(raw)
+    (tmp_path / "small.eml").write_bytes(raw[:200])
+    read = list(raw_eml([tmp_path / "big.eml", tmp_path / "small.eml"], max_bytes=len(raw) - 1))
+    assert read[0] == RawMail(b"", str(tmp_path / "big.eml"), f"mail of {len(raw):,} bytes, over the limit of {len(raw) - 1:,} (params.yaml limits.max_mail_bytes): not read")
+    assert read[1].data == raw[:200] and read[1].problem == ""
+    box = mailbox.mbox(tmp_path / "inbox.mbox")
+    box.add(raw)
+    box.add(build_mail(subject="件名", body="短い", message_id="s@x", date=WHEN))
+    box.flush()
+    assert [parse_raw(r).error.startswith("mail of ") for r in raw_mbox(tmp_path / "inbox.mbox", max_bytes=len(raw) - 1)] == [True, False]
+
+
+def test_a_file_name_that_is_not_utf8_keeps_its_bytes_escaped(tmp_path):
+    name = os.fsdecode(b"\x82\xa0-\xff.eml")  # a CP932 name copied from Windows: not UTF-8
+    (tmp_path / name).write_bytes(build_mail(subject="件名", body="本文", message_id=None, date=WHEN))
+    [raw] = raw_eml([tmp_path / name])
+    assert raw.source == str(tmp_path) + "/\\x82\\xa0-\\xff.eml"
+    assert raw.source.encode("utf-8")  # writable as UTF-8 (the surrogate form is not)
+    assert parse_raw(raw).id == raw.source and parse_raw(raw).body == "本文"

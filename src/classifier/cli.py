@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from classifier import data, drift
+from classifier.limits import Limits
 from classifier.model import ModelFileError
 from classifier.params import DEFAULT_PARAMS, load_params
 from classifier.inputs import FORMATS, InputError, check_not_input, read_chunks
@@ -56,18 +58,28 @@ def score(
     show: int = typer.Option(20, help="How many queue rows to print."),
     drift_columns: bool = typer.Option(False, "--drift-columns", help="Also write the model's tokens, for `classifier drift`."),
     jobs: int = typer.Option(0, "--jobs", help="Worker processes (0: one per core)."),
+    csv_escape: bool = typer.Option(
+        True, "--csv-escape/--no-csv-escape",
+        help="In CSV output, prefix ' to text cells starting with = + - @ tab or CR, so a spreadsheet shows them as text "
+        "(OWASP CSV injection); --no-csv-escape for programs that read the file.",
+    ),
 ) -> None:
     """Score new mail into the triage queue: one output record per input record, errors included."""
+    signal.signal(signal.SIGTERM, _interrupt)  # cleaned up like Ctrl-C: no partial output, no temporary files
     try:
         # The input is checked before the model loads: a wrong path fails in a second, not after it.
         check_not_input(input_path, output)
         check_output(output)
-        chunks = read_chunks(input_path, fmt, chunk_size, encoding, recursive)
-        scorer = Scorer.load(model_source, drift_columns)
-        sla_params = load_params(params)["sla"]
-        summary = run_batch(scorer, chunks, output, sla_params, top=show, jobs=jobs or os.cpu_count() or 1)
+        run_params = load_params(params)
+        limits = Limits.from_params(run_params)
+        chunks = read_chunks(input_path, fmt, chunk_size, encoding, recursive, limits)
+        scorer = Scorer.load(model_source, drift_columns, limits)
+        summary = run_batch(scorer, chunks, output, run_params["sla"], top=show, jobs=jobs or os.cpu_count() or 1, csv_escape=csv_escape)
     except (ModelFileError, InputError, data.InquiryDataError, OSError, ValueError) as error:
         raise _failure(error) from error
+    except KeyboardInterrupt:
+        console.print(f"[red]interrupted:[/red] {escape(str(output))} not written (left as it was)", soft_wrap=True)
+        raise typer.Exit(128 + _interrupted[-1] if _interrupted else 130) from None
     if show:
         print_queue(summary["top"], show)
     colours = summary["colours"]
@@ -127,6 +139,15 @@ def queue(
         f"{len(scored)} records: " + ", ".join(f"{counts.get(c, 0)} {c}" for c in ("red", "orange", "green"))
         + f"; {int(scored['route'].eq('review').sum())} to review; {int(scored['error'].ne('').sum())} with errors"
     )
+
+
+_interrupted: list[int] = []
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: unwinds the run, so the temporary output is removed and workers stopped."""
+    _interrupted.append(signum)
+    raise KeyboardInterrupt
 
 
 def _failure(error: Exception) -> typer.Exit:

@@ -275,7 +275,8 @@ def main() -> None:
     profile, sample = load_reference(args.model)
     for name, path in params["drift"]["batches"].items():
         scored = args.out / f"{name}.csv"
-        run_batch(scorer, read_chunks(path), scored, params["sla"], progress=False)
+        # Read back at once by `compare`: a machine's file, so text is written verbatim (no CSV escaping).
+        run_batch(scorer, read_chunks(path), scored, params["sla"], progress=False, csv_escape=False)
         report = compare(profile, sample, pd.read_csv(scored, dtype=str, keep_default_na=False), params["drift"], params["seed"])
         (args.out / f"{name}.json").write_text(report.to_json() + "\n", encoding="utf-8")
         failing = ", ".join(c.name for c in report.checks if c.drift) or "none"

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from classifier.data import frame_as_text
+from classifier.limits import Limits
 from classifier.mail import MailRecord, eml_files, parse_raw, raw_eml, raw_maildir, raw_mbox
 
 FORMATS = ("eml", "mbox", "maildir", "csv", "jsonl", "parquet")
@@ -108,14 +109,24 @@ def _undecodable(path: Path, codec: str) -> InputError:
     return InputError(f"{path}: not readable as {codec}; name its encoding with --encoding")
 
 
-def _csv_header(path: Path, codec: str) -> list[str]:
+def _field_limit(max_chars: int) -> None:
+    """The csv module's field limit (131,072 by default, too low for an inquiry quoting a long mail)
+    as params.yaml sets it. It is process-wide, so it is set again as each reading starts; a too
+    long text within it is refused per record by limits.max_text_chars when scored."""
+    csv.field_size_limit(max_chars)
+
+
+def _csv_header(path: Path, codec: str, max_field_chars: int) -> list[str]:
     """The header row, checked for what scoring needs. The header is not repeated in the message:
     in a file without one, the first record would be taken for it."""
+    _field_limit(max_field_chars)
     try:
         with path.open(encoding=codec, newline="") as handle:
             header = next(csv.reader(handle), None)
     except UnicodeDecodeError:
         raise _undecodable(path, codec) from None
+    except csv.Error:  # its text may name a value; the header row is all that is said
+        raise InputError(f"{path}: the header row is not readable as CSV") from None
     if not header:
         raise InputError(f"{path}: empty file, no header row")
     if "body" not in header:
@@ -123,8 +134,9 @@ def _csv_header(path: Path, codec: str) -> list[str]:
     return header
 
 
-def _csv_rows(path: Path, codec: str, header: list[str]) -> Iterator[dict[str, str]]:
+def _csv_rows(path: Path, codec: str, header: list[str], max_field_chars: int) -> Iterator[dict[str, str]]:
     number = 0
+    _field_limit(max_field_chars)
     try:
         with path.open(encoding=codec, newline="") as handle:
             reader = csv.reader(handle)
@@ -137,7 +149,9 @@ def _csv_rows(path: Path, codec: str, header: list[str]) -> Iterator[dict[str, s
     except UnicodeDecodeError:
         raise _undecodable(path, codec) from None
     except csv.Error as error:  # the reader cannot resume after it (a NUL byte, a field over the size limit)
-        raise InputError(f"{path}: row {number + 1}: not readable as CSV ({error})") from None
+        # (field_size_limit's text is not repeated: it names the module's limit, not the parameter)
+        reason = f"a field over {max_field_chars:,} characters (params.yaml limits.max_field_chars)" if "field limit" in str(error) else error
+        raise InputError(f"{path}: row {number + 1}: not readable as CSV ({reason})") from None
 
 
 def _jsonl_records(path: Path, codec: str) -> Iterator[tuple[int, dict[str, str] | str]]:
@@ -212,13 +226,19 @@ def _chunked(rows: Iterable[dict[str, str]], size: int) -> Iterator[pd.DataFrame
 
 
 def read_chunks(
-    path: str | Path, fmt: str | None = None, size: int = 5000, encoding: str = "auto", recursive: bool = False
+    path: str | Path,
+    fmt: str | None = None,
+    size: int = 5000,
+    encoding: str = "auto",
+    recursive: bool = False,
+    limits: Limits = Limits(),
 ) -> Iterator[pd.DataFrame]:
     """Chunks of at most `size` rows with the COLUMNS above, in input order, indexed by record number.
 
     The input is checked now (InputError), the records are read as the chunks are taken.
     `recursive`: a folder's subfolders are read too; without it, .eml files there are left out
-    with a warning (logged), never silently."""
+    with a warning (logged), never silently. `limits`: a mail over max_mail_bytes is one record
+    with that error, unread; a CSV field over max_field_chars makes the file unreadable."""
     path = Path(path)
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
@@ -227,15 +247,15 @@ def read_chunks(
         raise InputError(f"{path}: no such file or directory")
     if size < 1:
         raise InputError(f"chunk size must be a positive number of records, not {size}")
-    return _numbered(_chunks(path, fmt, size, encoding, recursive))
+    return _numbered(_chunks(path, fmt, size, encoding, recursive, limits))
 
 
-def _chunks(path: Path, fmt: str, size: int, encoding: str, recursive: bool) -> Iterator[pd.DataFrame]:
+def _chunks(path: Path, fmt: str, size: int, encoding: str, recursive: bool, limits: Limits) -> Iterator[pd.DataFrame]:
     if fmt == "parquet":
         return _parquet_chunks(path, _parquet_file(path), size)
     if fmt == "csv":
         codec = text_encoding(path, encoding)
-        return _chunked(_csv_rows(path, codec, _csv_header(path, codec)), size)
+        return _chunked(_csv_rows(path, codec, _csv_header(path, codec, limits.max_field_chars), limits.max_field_chars), size)
     if fmt == "jsonl":
         codec = text_encoding(path, encoding)
         _check_jsonl_body(path, codec)
@@ -244,9 +264,11 @@ def _chunks(path: Path, fmt: str, size: int, encoding: str, recursive: bool) -> 
         files, skipped = eml_files(path, recursive)
         if skipped:
             log.warning("%s: %d .eml file(s) in subfolders not read (use --recursive to read them)", path, skipped)
-        mails = raw_eml(files)
+        mails = raw_eml(files, limits.max_mail_bytes)
     else:
-        mails = {"eml": lambda: raw_eml([path]), "mbox": lambda: raw_mbox(path), "maildir": lambda: raw_maildir(path)}[fmt]()
+        readers = {"eml": lambda: raw_eml([path], limits.max_mail_bytes), "mbox": lambda: raw_mbox(path, limits.max_mail_bytes),
+                   "maildir": lambda: raw_maildir(path, limits.max_mail_bytes)}
+        mails = readers[fmt]()
     return (pd.DataFrame({"raw_mail": batch}) for batch in iter(lambda: list(islice(mails, size)), []))
 
 
@@ -268,8 +290,8 @@ def check_not_input(input_path: Path, output: Path) -> None:
         raise InputError(f"{output}: is the input itself; write the scored queue to another file")
 
 
-def materialize(chunk: pd.DataFrame) -> pd.DataFrame:
+def materialize(chunk: pd.DataFrame, max_mime_depth: int = Limits.max_mime_depth) -> pd.DataFrame:
     """A chunk with the COLUMNS above: mail chunks are parsed, table chunks pass unchanged."""
     if "raw_mail" not in chunk:
         return chunk
-    return _frame([_mail_row(parse_raw(raw)) for raw in chunk["raw_mail"]]).set_axis(chunk.index)
+    return _frame([_mail_row(parse_raw(raw, max_mime_depth)) for raw in chunk["raw_mail"]]).set_axis(chunk.index)

@@ -179,7 +179,8 @@ _QUOTE_HEADERS = re.compile(
 )
 _QUOTED_LINE = re.compile(r"^\s*(?:>|＞|&gt;)")
 _SIGNATURE_RULE = re.compile(r"^\s*(?:--\s*|[-=＝━─_*~〜+]{4,}|[-=＝━─]{2,}.{0,30}[-=＝━─]{2,})\s*$")
-_CONTACT = re.compile(r"(?:TEL|Tel|tel|電話|FAX|Fax|〒|@|https?://|携帯|住所)")
+_CONTACT = re.compile(r"(?:TEL|Tel|tel|電話|FAX|Fax|〒|@|https?://|携帯|住所|\d{2,4}-\d{2,4}-\d{3,4})")
+_SIG_DASHES = re.compile(r"^-- $")  # RFC 3676's signature separator: what follows is a signature
 
 
 def strip_quoted(body: str) -> str:
@@ -207,7 +208,8 @@ def _strip_signature(lines: list[str]) -> list[str]:
     if start == content[-1] and len(rules) > 1:  # a closing rule: the block opens at the rule before
         start = rules[-2]
     block = [line for line in lines[start + 1 :] if line.strip() and not _SIGNATURE_RULE.match(line)]
-    if start > 0 and len(block) <= 10 and (not block or any(_CONTACT.search(line) for line in block)):
+    signed = _SIG_DASHES.match(lines[start]) is not None
+    if start > 0 and len(block) <= 10 and (signed or not block or any(_CONTACT.search(line) for line in block)):
         return lines[:start]
     return lines
 
@@ -264,9 +266,9 @@ def _part_text(part: email.message.Message) -> str:
     return html_to_text(text) if part.get_content_type() == "text/html" else text
 
 
-def parse_message(data: bytes, source: str) -> MailRecord:
-    """Parse one message; problems are recorded on the record, never raised."""
-    message = email.message_from_bytes(data, policy=email.policy.compat32)
+def parse_message(data: bytes | email.message.Message, source: str) -> MailRecord:
+    """Parse one message (its bytes, or as parsed already); problems are recorded on the record."""
+    message = data if isinstance(data, email.message.Message) else email.message_from_bytes(data, policy=email.policy.compat32)
     raw_id = _plain_header(message, "Message-ID")
     record = MailRecord(id=raw_id.strip("<>") or f"{source}", source=source)
     if not raw_id:
@@ -310,22 +312,68 @@ class RawMail:
     problem: str = ""  # why the bytes could not be read
 
 
-def parse_raw(raw: RawMail) -> MailRecord:
-    """The record of one mail; never raises, so one malformed mail cannot stop a batch."""
+DEFAULT_MAX_DEPTH = 50
+
+
+def mime_depth(message: email.message.Message) -> int:
+    """How deeply multipart parts nest (1: not multipart), counted without recursion, as the tree
+    may be deeper than Python's recursion limit."""
+    deepest, stack = 0, [(message, 1)]
+    while stack:
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        payload = part.get_payload()
+        if part.is_multipart() and isinstance(payload, list):
+            stack.extend((child, depth + 1) for child in payload if isinstance(child, email.message.Message))
+    return deepest
+
+
+def _too_deep(source: str, max_depth: int) -> MailRecord:
+    problem = f"MIME parts nested deeper than {max_depth} levels (params.yaml limits.max_mime_depth): not read"
+    return MailRecord(id=source, source=source, problems=[problem])
+
+
+def parse_raw(raw: RawMail, max_depth: int = DEFAULT_MAX_DEPTH) -> MailRecord:
+    """The record of one mail; never raises, so one malformed mail cannot stop a batch. A tree
+    nested deeper than `max_depth` is refused before it is walked (the walk recurses per level)."""
     if raw.problem:
         return MailRecord(id=raw.source, source=raw.source, problems=[raw.problem])
     try:
-        return parse_message(raw.data, raw.source)
+        message = email.message_from_bytes(raw.data, policy=email.policy.compat32)
+        if mime_depth(message) > max_depth:
+            return _too_deep(raw.source, max_depth)
+        return parse_message(message, raw.source)
+    except RecursionError:  # the parser itself recurses per level: a tree deeper than it can go
+        return _too_deep(raw.source, max_depth)
     except Exception as error:  # noqa: BLE001 - the standard parser has more failure modes than it documents
         return MailRecord(id=raw.source, source=raw.source, problems=[f"unparseable mail ({type(error).__name__})"])
 
 
-def raw_eml(paths: Iterator[Path] | list[Path]) -> Iterator[RawMail]:
+DEFAULT_MAX_BYTES = 10_000_000
+
+
+def display_path(path: Path | str) -> str:
+    """A path as text that can be written anywhere: a file name that is not UTF-8 keeps its bytes,
+    shown as \\xNN escapes (Python would hold them as surrogates no output encoding accepts)."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return f"mail of {size:,} bytes, over the limit of {max_bytes:,} (params.yaml limits.max_mail_bytes): not read"
+
+
+def raw_eml(paths: Iterator[Path] | list[Path], max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawMail]:
+    """Each file's bytes; one too large is not read at all (its size is all the record carries)."""
     for path in paths:
+        source = display_path(path)
         try:
-            yield RawMail(path.read_bytes(), str(path))
+            size = path.stat().st_size
+            if size > max_bytes:
+                yield RawMail(b"", source, _too_large(size, max_bytes))
+            else:
+                yield RawMail(path.read_bytes(), source)
         except OSError as error:
-            yield RawMail(b"", str(path), f"unreadable file ({error.strerror})")
+            yield RawMail(b"", source, f"unreadable file ({error.strerror})")
 
 
 def eml_files(directory: Path, recursive: bool = False) -> tuple[list[Path], int]:
@@ -420,20 +468,24 @@ def mbox_messages(handle: BinaryIO) -> Iterator[bytes]:
         yield _message_bytes(lines)
 
 
-def raw_mbox(path: Path) -> Iterator[RawMail]:
+def _within(data: bytes, source: str, max_bytes: int) -> RawMail:
+    return RawMail(data, source) if len(data) <= max_bytes else RawMail(b"", source, _too_large(len(data), max_bytes))
+
+
+def raw_mbox(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawMail]:
     """The messages of an mbox file, numbered from 1 (`path#n`). Never raises: a read failure
     becomes one record carrying it, after the messages read before it."""
-    number = 0
+    number, shown = 0, display_path(path)
     try:
         with path.open("rb") as handle:
             for data in mbox_messages(handle):
                 number += 1
-                yield RawMail(data, f"{path}#{number}")
+                yield _within(data, f"{shown}#{number}", max_bytes)
     except OSError as error:
-        yield RawMail(b"", f"{path}#{number + 1}", f"unreadable mbox after message {number} ({error.strerror})")
+        yield RawMail(b"", f"{shown}#{number + 1}", f"unreadable mbox after message {number} ({error.strerror})")
 
 
-def raw_maildir(path: Path) -> Iterator[RawMail]:
+def raw_maildir(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawMail]:
     box = mailbox.Maildir(path, create=False)
     for key in sorted(box.iterkeys()):
-        yield RawMail(box.get_bytes(key), f"{path}/{key}")
+        yield _within(box.get_bytes(key), display_path(f"{path}/{key}"), max_bytes)

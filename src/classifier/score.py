@@ -9,15 +9,22 @@ writes the output atomically. The model and its feature names are loaded once.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import multiprocessing
 import os
 import pickle
+import re
+import shutil
+import signal
+import socket
+import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,7 @@ from classifier import data, followups, model, routing, sla
 from classifier.data import COLOURS
 from classifier.explain import Explainer
 from classifier.inputs import materialize
+from classifier.limits import Limits
 from classifier.text import order_numbers, redact
 
 URGENCY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -57,6 +65,29 @@ def record_errors(frame: pd.DataFrame, first_row: int = 1) -> list[str]:
         problems = data.record_problems(record, row, require_labels=False, allowed=allowed)
         errors.append("; ".join(map(str, problems)))
     return errors
+
+
+LIMITED_TEXTS = ("subject", "body")
+
+
+def without_oversized_texts(chunk: pd.DataFrame, max_chars: int, first_row: int) -> pd.DataFrame:
+    """The chunk with each subject or body longer than `max_chars` emptied and the reason in its
+    `input_error` (unless it has one already), so that record is not scored: MeCab crashes the
+    process on texts of about a million characters, taking the whole chunk with it."""
+    over = {}
+    for row, values in enumerate(zip(*(chunk[c].tolist() for c in LIMITED_TEXTS))):
+        if columns := [c for c, value in zip(LIMITED_TEXTS, values) if len(value) > max_chars]:
+            over[row] = columns
+    if not over:
+        return chunk
+    chunk = chunk.copy()
+    for row, columns in over.items():
+        lengths = ", ".join(f"field '{c}': {len(chunk.at[row, c]):,} characters" for c in columns)
+        if not chunk.at[row, "input_error"]:
+            chunk.at[row, "input_error"] = f"row {first_row + row}, {lengths}, over the limit of {max_chars:,} (params.yaml limits.max_text_chars): not scored"
+        for column in columns:
+            chunk.at[row, column] = ""
+    return chunk
 
 
 def first_record_number(chunk: pd.DataFrame) -> int:
@@ -109,8 +140,9 @@ def finalize(keys: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
 class Scorer:
     """A loaded model, ready to score frames of inquiries."""
 
-    def __init__(self, pipeline: Any, metadata: dict[str, Any], version: str, drift_columns: bool = False):
+    def __init__(self, pipeline: Any, metadata: dict[str, Any], version: str, drift_columns: bool = False, limits: Limits = Limits()):
         self.pipeline = pipeline
+        self.limits = limits
         self.metadata = metadata
         self.version = version
         self.explainer = Explainer(pipeline)
@@ -119,16 +151,16 @@ class Scorer:
         self.columns = OUTPUT_COLUMNS + (DRIFT_COLUMNS if drift_columns else ())
 
     @classmethod
-    def load(cls, source: str | Path, drift_columns: bool = False) -> Scorer:
+    def load(cls, source: str | Path, drift_columns: bool = False, limits: Limits = Limits()) -> Scorer:
         """A model directory, or an MLflow URI such as `models:/inquiry-triage@champion`."""
         if str(source).startswith("models:/"):
             from classifier import tracking  # MLflow is imported only when a registry model is asked for
 
             tracking.configure()
             pipeline, metadata = tracking.load(str(source))
-            return cls(pipeline, metadata, str(source), drift_columns)
+            return cls(pipeline, metadata, str(source), drift_columns, limits)
         pipeline, metadata = model.load(source)
-        return cls(pipeline, metadata, f"{source}#sha256:{metadata['model_sha256'][:12]}", drift_columns)
+        return cls(pipeline, metadata, f"{source}#sha256:{metadata['model_sha256'][:12]}", drift_columns, limits)
 
     def predict(self, texts: list[str], deadlines: list[str]) -> dict[str, Any]:
         """Predictions, explanations and routes of the `inquiry_texts` of some records and their
@@ -149,7 +181,7 @@ class Scorer:
     def score_columns(self, chunk: pd.DataFrame) -> dict[str, Any]:
         """`score_chunk` as plain columns (lists and arrays): batch scoring spools and renders these
         without building a frame in between (pandas operations per column cost more than their work)."""
-        chunk = materialize(chunk)
+        chunk = materialize(chunk, self.limits.max_mime_depth)
         missing = [c for c in data.REQUIRED_FOR_SCORING if c not in chunk.columns]
         if missing:
             raise data.InquiryDataError("input", [data.Problem(None, c, "missing column") for c in missing])
@@ -160,6 +192,8 @@ class Scorer:
         for column in ("subject", "received_at", "in_reply_to", "references", "input_error", "topic", "urgency"):
             if column not in chunk:
                 chunk[column] = ""
+        lengths = list(map(len, chunk["body"].tolist()))
+        chunk = without_oversized_texts(chunk, self.limits.max_text_chars, first_row)
         bodies = chunk["body"].tolist()
         found: list[dict[str, list[str]]] = []
         texts = model.inquiry_texts(chunk, found)
@@ -177,7 +211,7 @@ class Scorer:
                 predicted = self.predict([texts[row] for row in scorable], [deadlines[row] for row in scorable])
             result.update({name: _spread(values, scorable, len(texts)) for name, values in predicted.items()})
         result["model_version"] = [self.version] * len(texts)
-        result["text_length"] = list(map(len, bodies))
+        result["text_length"] = lengths
         result["true_topic"], result["true_urgency"] = chunk["topic"].tolist(), chunk["urgency"].tolist()
         if self.drift_columns:
             result["tokens"] = model.inquiry_tokens(texts)
@@ -206,10 +240,29 @@ def check_output(path: Path) -> str:
     return suffix
 
 
-def rendered(frame: pd.DataFrame, suffix: str, header: bool) -> str | pd.DataFrame:
-    """A typed part as the output file needs it: text for CSV and JSONL, the frame for Parquet."""
+# OWASP's CSV injection rule: a spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralized(value: str) -> str:
+    """A text cell a spreadsheet will show as text: a leading single quote before a formula start."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The text columns neutralized; numbers are left alone (a negative number is no formula, and
+    no numeric output column can be negative anyway), so `classifier queue` reads them back."""
+    text = [name for name, dtype in frame.dtypes.items() if dtype == object]
+    return frame.assign(**{name: [neutralized(value) for value in frame[name].tolist()] for name in text})
+
+
+def rendered(frame: pd.DataFrame, suffix: str, header: bool, csv_escape: bool = True) -> str | pd.DataFrame:
+    """A typed part as the output file needs it: text for CSV (formula-safe unless `csv_escape` is
+    False, for machine consumers) and JSONL, the frame for Parquet."""
     if suffix == ".csv":
-        return frame.to_csv(index=False, header=header)
+        # CRLF rows as RFC 4180 and Excel have them: the csv writer quotes only values holding a character
+        # of the line terminator, and with "\n" alone a bare CR in a value (an id) would split its row.
+        return (csv_safe(frame) if csv_escape else frame).to_csv(index=False, header=header, lineterminator="\r\n")
     if suffix == ".parquet":  # text as pandas' string columns, the Parquet schema of every part
         return frame.astype({name: "str" for name, dtype in frame.dtypes.items() if dtype == object})
     return frame.to_json(orient="records", lines=True, force_ascii=False)
@@ -220,7 +273,8 @@ class _Writer:
 
     def __init__(self, path: Path, suffix: str):
         self.path, self.parquet = path, None
-        self.text = None if suffix == ".parquet" else path.open("w", encoding="utf-8")
+        # newline="": rows end as rendered (CSV: CRLF), on any platform
+        self.text = None if suffix == ".parquet" else path.open("w", encoding="utf-8", newline="")
 
     def write(self, part: str | pd.DataFrame) -> None:
         if self.text is not None:
@@ -263,10 +317,24 @@ def _as_list(values: Any) -> list[Any]:
 
 
 _worker_scorer: Scorer | None = None
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _start_worker(scorer: Scorer) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Make this child process die with the parent, even when the parent is killed by SIGKILL and
+    runs no cleanup (Linux: the parent-death signal); and leave Ctrl-C to the parent, which stops
+    the children itself, so a terminal interrupt prints no traceback per worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        os._exit(1)
+
+
+def _start_worker(scorer: Scorer, parent: int) -> None:
     global _worker_scorer
+    _die_with_parent(parent)
     _worker_scorer = scorer
 
 
@@ -285,7 +353,14 @@ def _score_in_worker(chunk: pd.DataFrame, part: Path) -> pd.DataFrame:
 
 
 def render_part(
-    part: Path, decisions: pd.DataFrame, columns: tuple[str, ...], sla_params: dict[str, Any], suffix: str, header: bool, top: int
+    part: Path,
+    decisions: pd.DataFrame,
+    columns: tuple[str, ...],
+    sla_params: dict[str, Any],
+    suffix: str,
+    header: bool,
+    top: int,
+    csv_escape: bool = True,
 ) -> tuple[str | pd.DataFrame, pd.DataFrame]:
     """A spooled part with its batch-wide decisions and deadlines, rendered for the output file;
     and its records among the first `top` of the queue."""
@@ -294,34 +369,123 @@ def render_part(
     scored.update({name: values.tolist() for name, values in decisions.items()})
     scored["due_by"] = deadlines(scored["received_at"], scored["urgency"], sla_params)
     typed = _typed({name: scored[name] for name in columns})
-    return rendered(typed, suffix, header), typed[typed["queue_position"] <= top]
+    return rendered(typed, suffix, header, csv_escape), typed[typed["queue_position"] <= top]
+
+
+class _Pool:
+    """Worker processes forked after the model is loaded, so each shares it copy-on-write instead of
+    loading it again (each has its own MeCab tagger). A pool broken by the death of a worker
+    (a crash in native code, the OOM killer) is replaced by `restart`."""
+
+    def __init__(self, scorer: Scorer, jobs: int):
+        self.scorer, self.jobs = scorer, jobs
+        self.executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("fork")
+        return ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_start_worker, initargs=(self.scorer, os.getpid()))
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future:
+        return self.executor.submit(function, *args)
+
+    def restart(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor = self._start()
+
+    def close(self) -> None:
+        # Calls not started are dropped: on an interrupt only the running ones are waited for.
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager
-def _workers(scorer: Scorer, jobs: int) -> Iterator[ProcessPoolExecutor | None]:
-    """Worker processes forked after the model is loaded, so each shares it copy-on-write instead of
-    loading it again (each has its own MeCab tagger); None for one process."""
+def _workers(scorer: Scorer, jobs: int) -> Iterator[_Pool | None]:
+    """A pool of `jobs` workers; None for one process."""
     if jobs <= 1:
         yield None
         return
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(scorer,)) as pool:
+    pool = _Pool(scorer, jobs)
+    try:
         yield pool
+    finally:
+        pool.close()
 
 
-def _in_order(pool: ProcessPoolExecutor | None, function: Any, calls: Iterable[tuple], jobs: int) -> Iterator[Any]:
+def _in_order(
+    pool: _Pool | None, function: Callable[..., Any], calls: Iterable[tuple], jobs: int, recover: Callable[..., Any]
+) -> Iterator[Any]:
     """function(*call) for each call, in order; in the pool with at most 2 x jobs calls in flight,
-    so memory stays bounded however long the input is."""
+    so memory stays bounded however long the input is. When a worker dies, the pool is replaced,
+    the call whose result was awaited is done by `recover(*call)` and the other unfinished ones
+    are sent to the new pool (a call that killed a worker kills one there too, and is recovered
+    when its turn comes)."""
     if pool is None:
         yield from (function(*call) for call in calls)
         return
-    pending: deque = deque()
+    pending: deque[tuple[tuple, Future]] = deque()
     for call in calls:
-        pending.append(pool.submit(function, *call))
+        pending.append((call, pool.submit(function, *call)))
         if len(pending) >= 2 * jobs:
-            yield pending.popleft().result()
+            yield _next_result(pool, pending, function, recover)
     while pending:
-        yield pending.popleft().result()
+        yield _next_result(pool, pending, function, recover)
+
+
+def _next_result(pool: _Pool, pending: deque[tuple[tuple, Future]], function: Callable[..., Any], recover: Callable[..., Any]) -> Any:
+    call, future = pending.popleft()
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        pool.restart()
+        waiting = [(c, f) for c, f in pending]
+        pending.clear()
+        for other, done in waiting:  # finished calls keep their result; the others run again
+            finished = done.done() and not done.cancelled() and done.exception() is None
+            pending.append((other, done if finished else pool.submit(function, *other)))
+        return recover(*call)
+
+
+def _score_in_child(scorer: Scorer, record: pd.DataFrame, part: Path, parent: int) -> None:
+    _die_with_parent(parent)
+    try:
+        score_to_part(scorer, record, part)
+    except Exception:  # noqa: BLE001 - reported by the exit code on the record's row, not as a traceback
+        os._exit(1)
+
+
+def died_record(record: pd.DataFrame, exitcode: int) -> pd.DataFrame:
+    """A record whose scoring killed its process, as an input row carrying that as its error, with
+    no text (so nothing is parsed or tagged again) and its position in the input kept."""
+    row = first_record_number(record)
+    if "raw_mail" in record:
+        record_id = record["raw_mail"].iloc[0].source
+    else:
+        record_id = str(record["id"].iloc[0]) if "id" in record else f"row{row}"
+    how = f"signal {signal.Signals(-exitcode).name}" if exitcode < 0 else f"exit code {exitcode}"
+    error = f"row {row}: the scoring process died on this record ({how}); not scored"
+    return pd.DataFrame({"id": [record_id], "body": [""], "input_error": [error]}, index=pd.RangeIndex(row - 1, row))
+
+
+def score_record_by_record(scorer: Scorer, chunk: pd.DataFrame, part: Path) -> pd.DataFrame:
+    """`score_to_part` for a chunk whose worker died: each record in a process of its own, so the
+    record that kills its process again gets that as its `error` and the others are scored as
+    usual. Slow (a fork per record), and only for the chunks a worker died on."""
+    context = multiprocessing.get_context("fork")
+    columns = []
+    for position in range(len(chunk)):
+        record = chunk.iloc[position : position + 1]  # a slice keeps the record number as index
+        single = part.with_name(f"{part.stem}-{position}.pkl")
+        process = context.Process(target=_score_in_child, args=(scorer, record, single, os.getpid()))
+        process.start()
+        process.join()
+        if process.exitcode != 0:
+            score_to_part(scorer, died_record(record, process.exitcode), single)
+        with single.open("rb") as spool:
+            columns.append(pickle.load(spool))
+        single.unlink()
+    merged = {name: [value for part_columns in columns for value in _as_list(part_columns[name])] for name in scorer.part_columns}
+    with part.open("wb") as spool:
+        pickle.dump(merged, spool, protocol=pickle.HIGHEST_PROTOCOL)
+    return compact_keys(merged)
 
 
 def run_batch(
@@ -332,6 +496,7 @@ def run_batch(
     progress: bool | None = None,
     top: int = 0,
     jobs: int = 1,
+    csv_escape: bool = True,
 ) -> dict[str, Any]:
     """Score a stream of chunks into `output` (written atomically); returns the run's summary, with
     the first `top` records of the queue under "top". `progress=None` shows a bar only on a terminal.
@@ -343,12 +508,12 @@ def run_batch(
     output = Path(output)
     suffix = check_output(output)  # fail on a bad output path before any work
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=".scoring-", dir=output.parent) as scratch, _workers(scorer, jobs) as pool:
+    with _scratch_directory(output) as scratch, _workers(scorer, jobs) as pool:
         score = _score_in_worker if pool is not None else functools.partial(score_to_part, scorer)
         calls = ((chunk, Path(scratch) / f"part-{number:06d}.pkl") for number, chunk in enumerate(chunks))
         keys = []
         with tqdm(unit="mail", desc="scoring", disable=None if progress is None else not progress) as bar:
-            for part_keys in _in_order(pool, score, calls, jobs):
+            for part_keys in _in_order(pool, score, calls, jobs, functools.partial(score_record_by_record, scorer)):
                 keys.append(part_keys)
                 bar.update(len(part_keys))
         parts = [Path(scratch) / f"part-{number:06d}.pkl" for number in range(len(keys))]
@@ -356,22 +521,57 @@ def run_batch(
         decisions = queue_decisions(all_keys)
         offsets = np.cumsum([0, *map(len, keys)])
         calls = (
-            (part, decisions.iloc[start:end].reset_index(drop=True), scorer.columns, sla_params, suffix, number == 0, top)
+            (part, decisions.iloc[start:end].reset_index(drop=True), scorer.columns, sla_params, suffix, number == 0, top, csv_escape)
             for number, (part, start, end) in enumerate(zip(parts, offsets[:-1], offsets[1:]))
         )
         temporary = Path(scratch) / f"output{suffix}"
         writer = _Writer(temporary, suffix)
         heads = []
-        for text, head in _in_order(pool, render_part, calls, jobs):
+        for text, head in _in_order(pool, render_part, calls, jobs, render_part):  # rendering runs no native code: the parent can redo it
             writer.write(text)
             heads.append(head)
         if not parts:
-            writer.write(rendered(_typed(pd.DataFrame(columns=list(scorer.columns))), suffix, header=True))
+            writer.write(rendered(_typed(pd.DataFrame(columns=list(scorer.columns))), suffix, True, csv_escape))
         writer.close()
         os.replace(temporary, output)
     summary = summarize(decisions, all_keys, time.perf_counter() - started)
     summary["top"] = pd.concat(heads).sort_values("queue_position") if heads else pd.DataFrame(columns=list(scorer.columns))
     return summary
+
+
+_SCRATCH = re.compile(r"\.scoring-(\d+)@(.+)-[^-]+")
+
+
+def _scratch_directory(output: Path) -> tempfile.TemporaryDirectory:
+    """Where parts and the output are written before the output is renamed into place: in the
+    output's own folder, as a rename is atomic only within one file system. Removed on any exit
+    the process lives through (errors, Ctrl-C, SIGTERM); one that kill -9 left is removed by the
+    next run into that folder on the same machine. Its name holds the run's process id and host."""
+    _remove_stale_scratch(output.parent)
+    try:
+        return tempfile.TemporaryDirectory(prefix=f".scoring-{os.getpid()}@{socket.gethostname()}-", dir=output.parent)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot write to the folder {output.parent} ({error.strerror})") from None
+
+
+def _remove_stale_scratch(folder: Path) -> None:
+    """Remove the temporary folders of runs on this host whose process is gone (killed by SIGKILL,
+    which runs no cleanup). A live run's folder is never touched, nor one of another host (a shared
+    folder: its process ids mean nothing here)."""
+    for candidate in folder.glob(".scoring-*"):
+        match = _SCRATCH.fullmatch(candidate.name)
+        if match and match.group(2) == socket.gethostname() and not _process_alive(int(match.group(1))):
+            shutil.rmtree(candidate, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
 
 
 def compact_keys(scored: Mapping[str, Any]) -> pd.DataFrame:
