@@ -68,3 +68,27 @@ def test_a_model_of_trusted_types_loads(store):
     uri = logged(StandardScaler().fit([[1.0], [3.0]]), "plain", serialization_format="skops")
     scaler, _ = tracking.load(uri)
     assert scaler.transform([[3.0]]).tolist() == [[1.0]]
+
+
+class Exploit:
+    """A pickle that runs code when it is loaded."""
+
+    def __reduce__(self):
+        return (MARKER.write_text, ("ran",))
+
+
+def test_a_crafted_model_file_is_refused_by_its_checksum_before_it_is_unpickled(model_dir, tmp_path, monkeypatch):
+    import pickle
+    import shutil
+
+    from classifier import model
+
+    monkeypatch.chdir(tmp_path)
+    crafted = tmp_path / "models"
+    shutil.copytree(model_dir, crafted)
+    (crafted / model.MODEL_FILE).write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(model.ModelFileError, match="does not match"):
+        model.load(crafted)
+    assert not MARKER.exists()
+    pickle.loads((crafted / model.MODEL_FILE).read_bytes())  # what loading it would have done
+    assert MARKER.exists()

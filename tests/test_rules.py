@@ -39,16 +39,47 @@ def test_other_mail_is_not_repeated_contact(text):
     assert not rules.repeated_contact(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ドライヤー使ってたら焦げ臭いにおいがして煙が出ました。こういうものですか?",
+        "化粧水を使ったら顔が赤くかぶれてしまいました",
+        "サプリを飲んでから動悸がします",
+        "充電中にケーブルから火花が出た",
+        "the charger made smoke when i plug it. is this normal?",
+        "子どもが角で手を切って出血しました",
+    ],
+)
+def test_a_harm_that_happened_is_a_safety_risk(text):
+    assert rules.safety_risk(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "煙は出ていませんが、電源が入りません",  # denied
+        "鍋を買ったんやけど、重すぎて返品したいです",  # Kansai やけど is "but"
+        "おかゆモードの使い方を教えてください",
+        "kids rash guard size 130 not arrived",
+        "ゴム手袋でかぶれたことがあるのですが、この商品は大丈夫ですか",  # a past case, asked about
+        "アレルギー表示を教えてください",  # a question about allergens, no reaction
+    ],
+)
+def test_other_mail_is_no_safety_risk(text):
+    assert not rules.safety_risk(text)
+
+
 def test_rules_only_raise_and_name_what_fired():
-    texts = ["先週問い合わせましたが返信がありません", "使い方を教えて", "荷物がまだです", "クーポンが使えません", "使い方を教えて", "色が違う"]
-    deadlines = ["", "DUENEAR", "DUENEAR", "DUENEAR", "", ""]
-    topic = np.array(["usage", "usage", "non_delivery", "campaign", "usage", "wrong_item"], dtype=object)
-    urgency = np.array(["low", "low", "medium", "medium", "high", "low"], dtype=object)
+    texts = ["先週問い合わせましたが返信がありません", "使い方を教えて", "荷物がまだです", "クーポンが使えません", "使い方を教えて", "色が違う",
+             "使ったら煙が出ました"]
+    deadlines = ["", "DUENEAR", "DUENEAR", "DUENEAR", "", "", ""]
+    topic = np.array(["usage", "usage", "non_delivery", "campaign", "usage", "wrong_item", "usage"], dtype=object)
+    urgency = np.array(["low", "low", "medium", "medium", "high", "low", "low"], dtype=object)
     raised, fired = rules.apply(texts, deadlines, topic, urgency)
     # rule 2; rule 3 low → medium; L1 late parcel → high; rule 5: another medium situation is not
-    # stepped; never lowered; a wrong item is always red
-    assert raised.tolist() == ["high", "medium", "high", "medium", "high", "high"]
-    assert fired.tolist() == ["repeated_contact", "near_deadline", "near_deadline", "", "", "wrong_item"]
+    # stepped; never lowered; a wrong item is always red; a harm that happened is red
+    assert raised.tolist() == ["high", "medium", "high", "medium", "high", "high", "high"]
+    assert fired.tolist() == ["repeated_contact", "near_deadline", "near_deadline", "", "", "wrong_item", "safety"]
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,9 @@ move its urgency; the spec says it must (docs/labeling.md):
   auto-reply → `high`, whatever the topic;
 - **wrong item** (the urgency table, rule 4): the shop sent something other than what was ordered:
   always `high`, so a `wrong_item` topic is never left orange or green by the separate urgency head;
+- **safety** (the urgency table, the borderline table's "a rash, burn smell, smoke or injury, even
+  when phrased as a question"): a harm to the customer's body or home named as having happened
+  (smoke, sparks, a burn, a rash, palpitations…), not denied ("煙は出ていません") → `high`;
 - **near deadline** (rule 3, L1, L21): a need-by date within two days of `received_at` (the text's
   deadline marker, `classifier.dates`) → `low` becomes `medium`, and a late parcel (`non_delivery`,
   `medium`) becomes `high`; a deadline inside another medium situation is not stepped again (rule 5).
@@ -44,6 +47,17 @@ _REPEATED = re.compile(
 # Not the shop's silence: the shop answered (rule 6), or the customer thanks it for a reply.
 _ANSWERED = re.compile(r"(?:返信|返事|回答|お返事|ご返信|ご回答|ご連絡)(?:を)?(?:いただき|頂き|ありがとう|もらい|もらった|いただいた|頂いた)")
 
+# A harm that happened: smoke, fire, heat, a burn, an injury, a skin reaction, a bodily symptom. Kansai
+# やけど ("but"), おかゆ, a rash guard and "かぶれたことがある" (a past case, asked about) are not.
+_HARM = (
+    r"(?:煙|発煙|発火|火花|火が出|焦げ臭|こげ臭|焦げ(?:た|て)|燃え(?:た|て)|やけどし|やけどを|火傷|怪我|けがをし|けがし|ケガ"
+    r"|出血|血が出|かぶれ(?!た(?:こと|経験))|発疹|湿疹|腫れ|じんましん|蕁麻疹|かゆい|かゆく|かゆみ|痒|ヒリヒリ|ただれ"
+    r"|動悸|吐き気|嘔吐|めまい|感電|ビリっと|ビリッと|破裂|爆発|漏電|異常に熱|熱くなっ"
+    r"|smoke|sparks?|caught fire|burn(?:ed|t|s|ing)?|rash(?! guard)|injur)"
+)
+_HARMS = re.compile(_HARM)
+_DENIED = re.compile(_HARM + r"[^。!?]{0,10}?(?:ない|ません|なかった|なし|無し|無い)")
+
 STEP_UP = {"low": "medium", "medium": "high", "high": "high"}
 NEAR = "DUENEAR"
 
@@ -57,6 +71,11 @@ def repeated_contact(text: str) -> bool:
     return _NEEDLE.search(text) is not None and _REPEATED.search(text) is not None and _ANSWERED.search(text) is None
 
 
+def safety_risk(text: str) -> bool:
+    """Whether the (preprocessed) text names a harm to body or home that happened and is not denied."""
+    return any(_DENIED.match(text, harm.start()) is None for harm in _HARMS.finditer(text))
+
+
 def apply(texts: Sequence[str], deadlines: Sequence[str], topic: np.ndarray, urgency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Urgency after the rules, and per row the rule that raised it ('' where none did); `deadlines`
     are the rows' deadline markers (`model.texts_and_deadlines`)."""
@@ -67,6 +86,8 @@ def apply(texts: Sequence[str], deadlines: Sequence[str], topic: np.ndarray, urg
             continue
         if topic[row] == "wrong_item":
             raised[row], fired[row] = "high", "wrong_item"
+        elif safety_risk(text):
+            raised[row], fired[row] = "high", "safety"
         elif repeated_contact(text):
             raised[row], fired[row] = "high", "repeated_contact"
         elif deadlines[row] == NEAR and (raised[row] == "low" or (topic[row], raised[row]) == ("non_delivery", "medium")):
