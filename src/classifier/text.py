@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import fugashi
 
@@ -295,16 +295,23 @@ _INTRODUCED = re.compile(
     rf"((?:部|課|係|室|担当|担当者|商事|商会|工務店|事務所|>)(?:の\s?|\s)|(?:ており|てい|しており|いたし|し)ま(?:す|した)、){_NAME_RUN}"
     rf"(?=\s?(?:です|でございます|と申し))"
     rf"|((?:[\u4e00-\u9fff々ァ-ヺー])の\s?|、){_NAME_RUN}(?=\s?(?:でございます|と申し))"
-    rf"|(?:{_AFTER}|(?<=の))(){_NAME_RUN}(?=\s?(?:と申します|と申し|といいます|と言います)|より$)"
+    rf"|(?:{_AFTER}|(?<=の))(){_NAME_RUN}(?=\s?(?:と申します|と申し|といいます|と言います))"
     rf"|()[\u4e00-\u9fff々ヶ]{{2,4}}(?=と申し)"
-    rf"|((?:部|課|係|室|務|局)\s){_NAME_RUN}$"
 )
+# Every match of `_INTRODUCED` ends right before one of these, at most `_INTRODUCED_REACH` characters
+# after it starts: only the text just before a hit is searched (a scan of every position of every text
+# cost a seventh of MeCab's parse).
+_INTRODUCED_NEEDLE = re.compile(r"です|でござい|と申し|といいます|と言います")
+_INTRODUCED_REACH = 24
+_SIGNED_OFF = re.compile(rf"{_AFTER}(){_NAME_RUN}(?=より$)|((?:部|課|係|室|務|局)\s){_NAME_RUN}$")
+_SIGNED_OFF_REACH = 16
 # A family name followed by a given name MeCab does not know: old-style katakana names (鴫原 セツ), or
 # kana right before the phone or mail address of a signature.
 _FAMILY_GIVEN = re.compile(
     rf"{_AFTER}[\u4e00-\u9fff々ヶ]{{1,3}} (?:[ァ-ヺ]{{2,3}}(?=[\s<]|$)|[ぁ-ゖ]{{2,4}}(?=\s?(?:<PHONE>|<EMAIL>|電話|tel|$)))"
 )
-_HONORIFICS = re.compile("様|さま|さん|ちゃん|くん|殿|氏")
+_HONORIFICS = re.compile("様|さま|さん|ちゃん|くん|殿|氏")  # the needle of `_HONORIFIC`
+_HONORIFIC_REACH = 10
 _HONORIFIC = re.compile(rf"{_AFTER}({_NAME_RUN})(?=\s?(?:様(?!子)|さま|さん|ちゃん|くん|殿|氏(?![\u4e00-\u9fff])))")
 # What a customer writes in 「」 after 名前/宛名/のし/名入れ, or right after 名前が ("お名前が月城になって").
 _QUOTED_NAME = re.compile(
@@ -324,18 +331,37 @@ def _honorific(match: re.Match[str]) -> str:
     return match.group() if match.group(1) in _NOT_NAMES else NAME
 
 
+def _sub_before_needles(
+    pattern: re.Pattern[str], needle: re.Pattern[str], reach: int, text: str, replace: Callable[[re.Match[str]], str]
+) -> str:
+    """`pattern.sub(replace, text)` for a pattern whose matches end right before a `needle` hit
+    and start at most `reach` characters before it: only those windows are searched (a look-behind
+    still sees the text before a window)."""
+    pieces, done = [], 0
+    for hit in needle.finditer(text):
+        if hit.start() < done:
+            continue
+        for match in pattern.finditer(text, max(done, hit.start() - reach), hit.end() + 6):
+            pieces += (text[done : match.start()], replace(match))
+            done = match.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
 def mask_name_contexts(text: str) -> str:
     """Preprocessed text with the names its contexts show replaced by <NAME>: company names after
     株式会社, names introduced (〇〇と申します), names before 様/さん and names written in 「」 after
     名前/宛名. The names MeCab knows are masked by `tag`; these are the ones it does not."""
     if "会社" in text or "法人" in text or "(株)" in text or "(有)" in text:
         text = _COMPANY.sub(_prefixed_name, text)
-    if "申" in text or "言いま" in text or "です" in text or "ござい" in text or "より" in text or " " in text:
-        text = _INTRODUCED.sub(_prefixed_name, text)
+    text = _sub_before_needles(_INTRODUCED, _INTRODUCED_NEEDLE, _INTRODUCED_REACH, text, _prefixed_name)
+    if (ending := _SIGNED_OFF.search(text, max(0, len(text) - _SIGNED_OFF_REACH))) is not None:
+        text = text[: ending.start()] + _prefixed_name(ending) + text[ending.end() :]
     if " " in text:
         text = _FAMILY_GIVEN.sub(NAME, text)
-    if _HONORIFICS.search(text):
-        text = _HONORIFIC.sub(_honorific, text)
+    text = _sub_before_needles(_HONORIFIC, _HONORIFICS, _HONORIFIC_REACH, text, _honorific)
     if "名" in text or "のし" in text or "熨斗" in text or "刺繍" in text or "しは" in text or "私は" in text:
         text = _QUOTED_NAME.sub(_prefixed_name, text)
     return text
@@ -357,12 +383,14 @@ def tag(texts: Iterable[str]) -> list[TaggedText]:
             tagged.append(text)
             continue
         text = mask_name_contexts(text)
-        lines = tagger.parse(text).split("\n")
+        parsed = tagger.parse(text)
+        lines = parsed.split("\n")
         tokens = list(map(_tokens_of_lines.get, lines))
         if None in tokens:
             tokens = [token_of_line(line) if token is None else token for token, line in zip(tokens, lines)]
-        if NAME in tokens:
-            text, tokens = _without_names(lines, tokens)
+        places = _PLACE in parsed and _SELF_INTRODUCED.search(parsed) is not None
+        if NAME in tokens or places:
+            text, tokens = _without_names(lines, tokens, places)
         result = TaggedText(text)
         result.tokens = [token for token in tokens if token]
         tagged.append(result)
@@ -370,10 +398,15 @@ def tag(texts: Iterable[str]) -> list[TaggedText]:
 
 
 _KANA = re.compile(r"[ぁ-ゖァ-ヺー]+")
+_PLACE, _PERSON = "\t地名\t", "\t人名\t"
+# A place name MeCab reads where the writer introduces themself ("…を購入した〇〇です", many family
+# names are also cities): after a past verb, right before です/でございます/と申します, it is a name.
+_SELF_INTRODUCED = re.compile(r"\nた\t助動詞\t\tた\n[^\n]*\t地名\t[^\n]*\n(?:です\t|で\t[^\n]*\nござい|と\t[^\n]*\n申し)")
 
 
-def _without_names(lines: list[str], tokens: list[str]) -> tuple[str, list[str]]:
-    """The text of MeCab's lines with each run of name words as one <NAME>, and its tokens likewise.
+def _without_names(lines: list[str], tokens: list[str], places: bool) -> tuple[str, list[str]]:
+    """The text of MeCab's lines with each run of name words as one <NAME>, and its tokens likewise
+    (`places`: the text has a place name that `_SELF_INTRODUCED` makes a name).
 
     A kana word standing alone right after a name is the given name MeCab does not know
     ("<NAME> つきしろ" in a signature): it joins the name.
@@ -381,21 +414,30 @@ def _without_names(lines: list[str], tokens: list[str]) -> tuple[str, list[str]]
     pieces: list[str] = []
     kept: list[str] = []
     skip_to = 0
-    for position, (line, token) in enumerate(zip(lines, tokens)):
-        if position < skip_to:
+    for position, line in enumerate(lines):
+        if position < skip_to or line == END_OF_TEXT:
             continue
-        surface, _, rest = line.partition("\t")
-        if rest.split("\t", 2)[1:2] == ["人名"]:
+        if (tokens[position] == NAME and _PERSON in line) or (places and _introduced_place(lines, position)):
             if not pieces or pieces[-1] != NAME:  # else the given name after the family name
+                surface = line[: line.index("\t")]
                 pieces.append(surface[: len(surface) - len(surface.lstrip())] + NAME)
                 kept.append(NAME)
             skip_to = _given_name_end(lines, position + 1)
             continue
-        if line != END_OF_TEXT:
-            pieces.append(surface)
-        if token:
-            kept.append(token)
+        pieces.append(line[: line.index("\t")])
+        if tokens[position]:
+            kept.append(tokens[position])
     return "".join(pieces), kept
+
+
+def _introduced_place(lines: list[str], position: int) -> bool:
+    """Whether the line at `position` is a place name in the shape `_SELF_INTRODUCED` describes."""
+    return (
+        _PLACE in lines[position]
+        and 0 < position < len(lines) - 1
+        and lines[position - 1].startswith("た\t助動詞")
+        and _SELF_INTRODUCED.search("\n" + "\n".join(lines[position - 1 : position + 3])) is not None
+    )
 
 
 def _given_name_end(lines: list[str], start: int) -> int:
