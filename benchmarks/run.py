@@ -28,12 +28,15 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from classifier import data, model  # noqa: E402
-from classifier.baseline import KeywordBaseline  # noqa: E402
-from classifier.mail import parse_message  # noqa: E402
-from classifier.params import load_params  # noqa: E402
-from classifier.text import _tagger, mask, normalize  # noqa: E402
 from mailfactory import build_mail  # noqa: E402
+
+from classifier import model  # noqa: E402
+from classifier.config import load_params  # noqa: E402
+from classifier.io import contract  # noqa: E402
+from classifier.io.mail import parse_message  # noqa: E402
+from classifier.model.baseline import KeywordBaseline  # noqa: E402
+from classifier.text import mask, normalize  # noqa: E402
+from classifier.text.tagging import _tagger  # noqa: E402
 
 JST = timezone(timedelta(hours=9))
 NAMES = ("山田", "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "中村", "小林", "加藤")
@@ -52,7 +55,7 @@ def volume_corpus(n: int, seed: int = 0) -> pd.DataFrame:
     order number, date, name or phone; labelled like the inquiry. Each record keeps what made its
     inquiry's labels, so training on it is as hard as on real mail, not on label noise."""
     rng = random.Random(seed)
-    corpus = data.load_inquiries(ROOT / "data" / "inquiries.csv")
+    corpus = contract.load_inquiries(ROOT / "data" / "inquiries.csv")
     inquiries = [(sentences(body) or [body], (topic, urgency)) for body, topic, urgency in zip(corpus["body"], corpus["topic"], corpus["urgency"])]
     by_label: dict[tuple[str, str], list[str]] = {}
     for parts, label in inquiries:
@@ -182,9 +185,9 @@ def best_of_two(function, *args):
 def step_shares(frame: pd.DataFrame, mails: list[bytes], pipeline, metadata, sla) -> dict[str, float]:
     """Seconds per step of the scoring path on the same records, in process; the first step is
     MeCab's parse of the same texts, the floor the others are compared with."""
-    from classifier.explain import Explainer
-    from classifier.mail import strip_quoted
-    from classifier.score import Scorer, _typed, compact_keys, finalize
+    from classifier.io.mail import strip_quoted
+    from classifier.model.explain import Explainer
+    from classifier.serving.score import Scorer, _typed, compact_keys, finalize
 
     steps: dict[str, float] = {}
     tagger = _tagger()
@@ -229,8 +232,8 @@ def cold_start(model_dir: Path) -> dict:
     code = (
         "import time; t = time.perf_counter()\n"
         "import json, pandas as pd\n"
-        "from classifier.score import Scorer\n"
-        "from classifier.params import load_params\n"
+        "from classifier.serving.score import Scorer\n"
+        "from classifier.config import load_params\n"
         f"s = Scorer.load({str(model_dir)!r})\n"
         "s.score(pd.DataFrame([{'id': 'x', 'received_at': '2026-11-20T10:00:00+09:00', 'subject': '', 'body': '注文した商品がまだ届きません。'}]), load_params()['sla'])\n"
         "print(json.dumps({'seconds': round(time.perf_counter() - t, 2)}))\n"

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from classifier import data, evaluate, register, train
-from classifier.params import load_params
+from classifier.config import load_params
+from classifier.io import contract
+from classifier.stages import evaluate, register, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,23 +23,23 @@ def params():
 
 @pytest.fixture(scope="session")
 def corpus():
-    return data.load_inquiries(ROOT / "data" / "inquiries.csv")
+    return contract.load_inquiries(ROOT / "data" / "inquiries.csv")
 
 
 @pytest.fixture(scope="session")
 def test_split():
-    return data.load_inquiries(ROOT / "data" / "test.csv")
+    return contract.load_inquiries(ROOT / "data" / "test.csv")
 
 
 @pytest.fixture(scope="session")
 def robustness():
-    return data.load_inquiries(ROOT / "data" / "robustness.csv")
+    return contract.load_inquiries(ROOT / "data" / "robustness.csv")
 
 
 def sample(frame, n, seed=0):
     """A stratified sample of about n rows (every topic × urgency stratum kept)."""
     share = min(1.0, n / len(frame))
-    return frame.groupby(data.stratum(frame), group_keys=False).sample(frac=share, random_state=seed)
+    return frame.groupby(contract.stratum(frame), group_keys=False).sample(frac=share, random_state=seed)
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +69,7 @@ def tracked_run(tmp_path_factory, small_params, small_data):
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
         metadata = train.main(small_params, small_data["train"], folder / "models")
         metrics = evaluate.main(folder / "models", small_data["test"], folder / "reports", small_data["robustness"])
-        outcome = register.main(small_params, folder / "models", folder / "reports" / "registry.json")
+        outcome = register.main(small_params, folder / "models", folder / "reports")
         yield {"folder": folder, "model_dir": folder / "models", "metadata": metadata, "metrics": metrics,
                "registration": outcome}
 

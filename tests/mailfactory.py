@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import quopri
 import urllib.parse
-from email.utils import format_datetime
 from datetime import datetime
+from email.utils import format_datetime
 
 HALF_WIDTH_KANA = range(0xA1, 0xE0)
 

@@ -40,19 +40,19 @@ def personal_values(frames: Iterable[pd.DataFrame]) -> set[str]:
 
 def artifact_texts(folder: Path) -> Iterator[tuple[str, str]]:
     """(where, text) of every file under `folder`: text files as text, zip members (skops models)
-    one by one, and of a model directory the vocabulary of its n-gram extractors (a joblib file
-    stores it in binary arrays no byte search would find)."""
+    one by one, and of a model directory the vocabulary of its n-gram extractors (the model file
+    stores it JSON-escaped, where no byte search would find it)."""
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         if path.suffix == ".png":
             continue
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                for member in archive.namelist():
-                    yield f"{path}:{member}", archive.read(member).decode("utf-8", errors="ignore")
-        elif path.name == model.MODEL_FILE:
+        if path.name == model.MODEL_FILE:
             pipeline, _ = model.load(path.parent)
             for name, extractor in pipeline.named_steps["features"].transformer_list:
                 yield f"{path}:{name}", "\n".join(map(str, extractor.get_feature_names_out()))
+        elif zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    yield f"{path}:{member}", archive.read(member).decode("utf-8", errors="ignore")
         else:
             yield str(path), path.read_bytes().decode("utf-8", errors="ignore")
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-
 from conftest import ROOT
 from mailfactory import build_mail
 
@@ -24,7 +23,7 @@ def test_train_then_score_from_the_command_line(tmp_path, small_params, small_da
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(small_params))
     trained = run("train", "--data", small_data["train"], "--out", "models", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
-    assert (tmp_path / "models" / "model.joblib").is_file()
+    assert (tmp_path / "models" / "model.skops").is_file()
     sample = ROOT / "data" / "sample" / "inbox.csv"
     scored = run("score", sample, "-o", "queue.csv", "--model", "models", cwd=tmp_path)
     assert scored.returncode == 0, scored.stderr

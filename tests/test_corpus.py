@@ -10,12 +10,13 @@ import re
 import pandas as pd
 import pytest
 
-from classifier import data, validate
+from classifier.io import contract
+from classifier.stages import validate
 from classifier.text import normalize, preprocess
 
 ALLOWED = {
     ("wrong_item", "high"),
-    *((t, u) for t in ("non_delivery", "usage", "return", "campaign", "other") for u in data.URGENCIES),
+    *((t, u) for t in ("non_delivery", "usage", "return", "campaign", "other") for u in contract.URGENCIES),
 }
 OBVIOUS_KEYWORDS = {
     "wrong_item": ("違う", "違い", "間違"),
@@ -67,7 +68,7 @@ def test_only_combinations_the_spec_allows(everything):
 
 
 def test_every_allowed_combination_has_40_examples_and_every_topic_350(everything, corpus):
-    combos = data.stratum(everything).value_counts()
+    combos = contract.stratum(everything).value_counts()
     assert {f"{t}/{u}" for t, u in ALLOWED} == set(combos.index)
     assert combos.min() >= 40, combos.sort_values().head(3).to_dict()
     assert corpus["topic"].value_counts().min() >= 350
@@ -81,8 +82,8 @@ def test_no_near_duplicates_within_or_across_splits(params):
 
 
 def test_test_split_is_stratified_like_the_corpus_it_was_drawn_from(corpus, test_split):
-    shares = data.stratum(test_split).value_counts(normalize=True)
-    expected = data.stratum(corpus[corpus["source"].isin(TIDY_WRITERS)]).value_counts(normalize=True)
+    shares = contract.stratum(test_split).value_counts(normalize=True)
+    expected = contract.stratum(corpus[corpus["source"].isin(TIDY_WRITERS)]).value_counts(normalize=True)
     assert (shares - expected).abs().max() < 0.01
 
 

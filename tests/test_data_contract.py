@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from classifier import data
+from classifier.io import contract
 
 GOOD = {
     "id": "a1",
@@ -23,7 +23,7 @@ def write_csv(tmp_path, rows, name="inquiries.csv"):
 
 
 def test_valid_file_loads_with_empty_subject_as_empty_string(tmp_path):
-    frame = data.load_inquiries(write_csv(tmp_path, [GOOD]))
+    frame = contract.load_inquiries(write_csv(tmp_path, [GOOD]))
     assert frame.loc[0, "subject"] == ""
     assert frame.loc[0, "topic"] == "wrong_item"
 
@@ -33,7 +33,7 @@ def test_jsonl_and_parquet_load_the_same_as_csv(tmp_path, suffix):
     path = tmp_path / f"inquiries{suffix}"
     frame = pd.DataFrame([GOOD, {**GOOD, "id": "a2"}])
     frame.to_json(path, orient="records", lines=True, force_ascii=False) if suffix == ".jsonl" else frame.to_parquet(path)
-    pd.testing.assert_frame_equal(data.load_inquiries(path), data.load_inquiries(write_csv(tmp_path, frame)))
+    pd.testing.assert_frame_equal(contract.load_inquiries(path), contract.load_inquiries(write_csv(tmp_path, frame)))
 
 
 def test_every_problem_is_reported_with_file_row_and_field(tmp_path):
@@ -45,8 +45,8 @@ def test_every_problem_is_reported_with_file_row_and_field(tmp_path):
         {**GOOD, "id": "a5", "received_at": "yesterday", "channel": "phone"},
     ]
     path = write_csv(tmp_path, rows)
-    with pytest.raises(data.InquiryDataError) as caught:
-        data.load_inquiries(path)
+    with pytest.raises(contract.InquiryDataError) as caught:
+        contract.load_inquiries(path)
     error = caught.value
     found = {(p.row, p.field) for p in error.problems}
     assert found == {
@@ -68,31 +68,31 @@ def test_every_problem_is_reported_with_file_row_and_field(tmp_path):
 
 def test_missing_columns_are_reported_by_name(tmp_path):
     path = write_csv(tmp_path, [{k: v for k, v in GOOD.items() if k not in ("urgency", "channel")}])
-    with pytest.raises(data.InquiryDataError) as caught:
-        data.load_inquiries(path)
+    with pytest.raises(contract.InquiryDataError) as caught:
+        contract.load_inquiries(path)
     assert {(p.row, p.field) for p in caught.value.problems} == {(None, "channel"), (None, "urgency")}
 
 
 def test_labels_are_optional_for_unlabeled_input(tmp_path):
     path = write_csv(tmp_path, [{k: v for k, v in GOOD.items() if k not in ("topic", "urgency")}])
-    assert len(data.load_inquiries(path, require_labels=False)) == 1
+    assert len(contract.load_inquiries(path, require_labels=False)) == 1
 
 
 def test_unknown_file_type_is_an_error(tmp_path):
     path = tmp_path / "inquiries.xlsx"
     path.write_text("x")
-    with pytest.raises(data.InquiryDataError, match="unknown file type '.xlsx'"):
-        data.read_table(path)
+    with pytest.raises(contract.InquiryDataError, match="unknown file type '.xlsx'"):
+        contract.read_table(path)
 
 
 def test_split_is_stratified_disjoint_and_reproducible(corpus):
-    left, right = data.split(corpus, 0.25, seed=7)
-    again_left, again_right = data.split(corpus, 0.25, seed=7)
+    left, right = contract.split(corpus, 0.25, seed=7)
+    again_left, again_right = contract.split(corpus, 0.25, seed=7)
     assert list(right["id"]) == list(again_right["id"])
     assert set(left["id"]).isdisjoint(right["id"])
     assert len(left) + len(right) == len(corpus)
-    shares = data.stratum(right).value_counts(normalize=True)
-    expected = data.stratum(corpus).value_counts(normalize=True)
+    shares = contract.stratum(right).value_counts(normalize=True)
+    expected = contract.stratum(corpus).value_counts(normalize=True)
     assert (shares - expected).abs().max() < 0.03
 
 
@@ -102,5 +102,5 @@ def test_near_duplicates_found_by_character_ngrams():
         "注文した商品と違うものが届きました。黒のMサイズを注文したのに白のLサイズでした!",
         "加湿器のフィルターの交換方法を教えてください。",
     ]
-    pairs = data.near_duplicate_pairs(texts)
+    pairs = contract.near_duplicate_pairs(texts)
     assert [(i, j) for i, j, _ in pairs] == [(0, 1)]

@@ -1,13 +1,12 @@
 """Code tests of deadline reading (classifier.dates): the same words mean different days on different
 arrival dates, and only need-by dates count."""
 
+import pandas as pd
 import pytest
 
-from classifier.dates import deadline_days, deadline_marker
 from classifier.model import texts_and_deadlines
 from classifier.text import normalize
-
-import pandas as pd
+from classifier.text.dates import deadline_days, deadline_marker
 
 
 @pytest.mark.parametrize(

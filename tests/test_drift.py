@@ -9,12 +9,12 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT, sample
 from nbclient import NotebookClient
 
-from classifier import drift
-from classifier.inputs import read_chunks
-from classifier.score import Scorer, run_batch
-from conftest import ROOT, sample
+from classifier.io.inputs import read_chunks
+from classifier.monitoring import drift
+from classifier.serving.score import Scorer, run_batch
 
 YEAR_END = ROOT / "data" / "drift" / "yearend.csv"
 

@@ -7,8 +7,9 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from classifier import explain, model
-from classifier.features import CharNgramTfidf, WordNgramTfidf
+from classifier import model
+from classifier.model import explain
+from classifier.model.features import CharNgramTfidf, WordNgramTfidf
 
 
 @pytest.fixture(scope="module")

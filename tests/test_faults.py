@@ -18,7 +18,6 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
-
 from conftest import ROOT
 from mailfactory import build_mail
 

@@ -9,9 +9,15 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from classifier import features, model, text
-from classifier.features import CharNgramTfidf, WordNgramTfidf, char_ngram_keys, char_ngram_text
-from classifier.text import tokenize
+from classifier import model
+from classifier.model import features
+from classifier.model.features import (
+    CharNgramTfidf,
+    WordNgramTfidf,
+    char_ngram_keys,
+    char_ngram_text,
+)
+from classifier.text import tagging, tokenize
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +67,11 @@ def test_batches_do_not_change_the_result(texts, monkeypatch):
 def test_a_full_line_cache_is_cleared_without_changing_the_result(texts, monkeypatch):
     plain = [str(t) for t in texts]  # tagged texts carry their tokens: these must be parsed again
     expected = WordNgramTfidf().fit(plain).transform(plain)
-    monkeypatch.setattr(text, "_tokens_of_lines", {})
-    monkeypatch.setattr(text, "_MAX_CACHED_LINES", 7)
+    monkeypatch.setattr(tagging, "_tokens_of_lines", {})
+    monkeypatch.setattr(tagging, "_MAX_CACHED_LINES", 7)
     again = WordNgramTfidf().fit(plain)
     assert abs(again.transform(plain) - expected).max() == 0
-    assert 0 < len(text._tokens_of_lines) <= 7
+    assert 0 < len(tagging._tokens_of_lines) <= 7
 
 
 def test_char_keys_round_trip_and_stop_at_text_boundaries():

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
-
-from classifier.inputs import InputError, check_not_input, materialize, read_chunks
-from classifier.limits import Limits
-from classifier.mail import parse_raw, raw_mbox
 from mailfactory import build_mail
+
+from classifier.io.inputs import InputError, check_not_input, materialize, read_chunks
+from classifier.io.limits import Limits
+from classifier.io.mail import parse_raw, raw_mbox
 
 JST = timezone(timedelta(hours=9))
 WHEN = datetime(2026, 11, 20, 9, 30, tzinfo=JST)

@@ -5,11 +5,20 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
-from classifier.mail import (
-    RawMail, decode_header_value, decode_iso2022jp, html_to_text, parse_message, parse_raw, raw_eml, raw_maildir, raw_mbox, strip_quoted,
-)
 from mailfactory import CHARSETS, build_mail, encode_iso2022jp
+
+from classifier.io.mail import (
+    RawMail,
+    decode_header_value,
+    decode_iso2022jp,
+    html_to_text,
+    parse_message,
+    parse_raw,
+    raw_eml,
+    raw_maildir,
+    raw_mbox,
+    strip_quoted,
+)
 
 JST = timezone(timedelta(hours=9))
 WHEN = datetime(2026, 11, 20, 9, 30, tzinfo=JST)

@@ -9,7 +9,15 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classifier.text import _MASK_PATTERNS, _MASKS, _REACH, _spans, mask, normalize, preprocess
+from classifier.text.masking import (
+    _MASK_PATTERNS,
+    _MASKS,
+    _REACH,
+    _spans,
+    mask,
+    normalize,
+    preprocess,
+)
 
 SETTINGS = {"deadline": None, "derandomize": True, "suppress_health_check": [HealthCheck.too_slow]}
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from classifier import model
-from classifier.score import Scorer
+from classifier.model import pipeline as model_pipeline
+from classifier.serving.score import Scorer
 
 
 def inquiries(*bodies):
@@ -102,12 +103,12 @@ def test_stacked_calibrated_heads_give_scikit_learns_probabilities_bit_for_bit(c
 
     sample = corpus.sample(400, random_state=2)
     X = model.build_features({**params["model"], "features": ["words", "chars"]}).fit_transform(model.inquiry_texts(sample))
-    for estimator in (model.make_estimator("linear_svc", 10, None, 2000), CalibratedClassifierCV(LogisticRegression(), cv=3)):
+    for estimator in (model_pipeline.make_estimator("linear_svc", 10, None, 2000), CalibratedClassifierCV(LogisticRegression(), cv=3)):
         fitted = estimator.fit(X, sample[classes])
-        assert model.StackedCalibratedLinear.applies(fitted)
-        assert (model.StackedCalibratedLinear(fitted).predict_proba(X[:150]) == fitted.predict_proba(X[:150])).all()
+        assert model_pipeline.StackedCalibratedLinear.applies(fitted)
+        assert (model_pipeline.StackedCalibratedLinear(fitted).predict_proba(X[:150]) == fitted.predict_proba(X[:150])).all()
     isotonic = CalibratedClassifierCV(LogisticRegression(), method="isotonic", cv=3).fit(X, sample[classes])
-    assert not model.StackedCalibratedLinear.applies(isotonic)
+    assert not model_pipeline.StackedCalibratedLinear.applies(isotonic)
 
 
 def test_refitted_heads_do_not_keep_the_stacked_weights_of_the_previous_fit(corpus, params):

@@ -9,7 +9,7 @@ import mlflow.sklearn
 import pytest
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from classifier import tracking
+from classifier.model import tracking
 
 MARKER = Path("crafted_model_ran")
 
@@ -92,3 +92,41 @@ def test_a_crafted_model_file_is_refused_by_its_checksum_before_it_is_unpickled(
     assert not MARKER.exists()
     pickle.loads((crafted / model.MODEL_FILE).read_bytes())  # what loading it would have done
     assert MARKER.exists()
+
+
+def test_a_model_file_carrying_code_with_a_matching_checksum_is_refused_without_running_it(model_dir, tmp_path, monkeypatch):
+    # An attacker who can write both files fixes the checksum too: the format itself must refuse.
+    import pickle
+    import shutil
+
+    from classifier import model
+
+    monkeypatch.chdir(tmp_path)
+    crafted = tmp_path / "models"
+    shutil.copytree(model_dir, crafted)
+    (crafted / model.MODEL_FILE).write_bytes(pickle.dumps(Exploit()))
+    metadata = model.read_metadata(crafted)
+    model.write_metadata(crafted, {**metadata, "model_sha256": model.pipeline.sha256_file(crafted / model.MODEL_FILE)})
+    with pytest.raises(tracking.UntrustedModelError, match="not a skops model file"):
+        model.load(crafted)
+    assert not MARKER.exists()
+
+
+def test_a_skops_model_file_holding_an_untrusted_type_is_refused_unread(model_dir, tmp_path, monkeypatch):
+    import shutil
+
+    import skops.io
+    from sklearn.preprocessing import FunctionTransformer
+
+    from classifier import model
+
+    monkeypatch.chdir(tmp_path)
+    crafted = tmp_path / "models"
+    shutil.copytree(model_dir, crafted)
+    skops.io.dump(FunctionTransformer(func=touch_marker), crafted / model.MODEL_FILE)
+    metadata = model.read_metadata(crafted)
+    model.write_metadata(crafted, {**metadata, "model_sha256": model.pipeline.sha256_file(crafted / model.MODEL_FILE)})
+    with pytest.raises(tracking.UntrustedModelError, match="does not trust") as error:
+        model.load(crafted)
+    assert "touch_marker" in str(error.value)
+    assert not MARKER.exists()

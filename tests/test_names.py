@@ -3,8 +3,10 @@ shows, the words in the same shapes that are not names, and one MeCab parse for 
 
 import pytest
 
-from classifier import model, text
+from classifier import model
 from classifier.text import mask_names, preprocess, tag, tokenize
+from classifier.text import masking as text
+from classifier.text.tagging import END_OF_TEXT
 
 NAME_CASES = [
     # MeCab's 人名, family and given name as one <NAME>
@@ -98,7 +100,7 @@ def test_no_corpus_name_reaches_the_model_input(corpus):
 def test_texts_without_names_come_back_unchanged():
     texts = [preprocess(t) for t in ("商品が届きません。至急確認してください!", "返品したい 🙏 サイズ違い")]
     assert [str(t) for t in tag(texts)] == texts
-    assert text.END_OF_TEXT not in "".join(map(str, tag(texts)))
+    assert END_OF_TEXT not in "".join(map(str, tag(texts)))
 
 
 def test_windows_before_the_needles_mask_as_the_whole_patterns_would(corpus, robustness):

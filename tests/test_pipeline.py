@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT, sample
 from personal_data import leaks, personal_values
 
@@ -58,17 +57,41 @@ def test_repro_runs_every_stage_in_a_fresh_repository(repo):
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     for stage in ("validate", "train", "evaluate", "register", "score_sample", "drift"):
         assert f"Running stage '{stage}'" in first.stdout
-    for output in ("models/model.joblib", "models/reference.json", "reports/metrics.json", "reports/evaluation.md",
-                   "reports/registry.json", "reports/sample_queue.csv", "reports/drift/year_end.json"):
+    for output in ("models/model.skops", "models/reference.json", "reports/metrics.json", "reports/evaluation.md",
+                   "reports/sample_queue.csv", "reports/drift/year_end.json"):
         assert (folder / output).is_file(), output
 
 
-def test_second_repro_does_nothing(repo):
+def test_second_repro_only_registers_again_and_keeps_the_version(repo):
     folder, env, _ = repo
+    versions = registered_versions(folder, env)
     again = sh("dvc", "repro", cwd=folder, env=env)
-    assert again.returncode == 0
-    assert "Running stage" not in again.stdout
-    assert "Data and pipelines are up to date." in again.stdout
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert [line for line in again.stdout.splitlines() if line.startswith("Running stage")] == ["Running stage 'register':"]
+    assert registered_versions(folder, env) == versions == ["1"]
+
+
+def registered_versions(folder: Path, env: dict[str, str]) -> list[str]:
+    listing = sh(sys.executable, "-c", "import mlflow; print(*sorted(v.version for v in "
+                 "mlflow.MlflowClient().search_model_versions(\"name = 'inquiry-triage'\")))", cwd=folder, env=env)
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    return listing.stdout.split()
+
+
+def test_a_fresh_clone_reproduces_the_lock_and_is_clean_after_repro(repo, tmp_path):
+    # What `make run` does on a new machine: the clone has no models (no DVC cache, no remote) and an
+    # empty MLflow store, so everything runs again; the committed lock and outputs must come out the same.
+    folder, env, _ = repo
+    for command in (["git", "add", "-A"], ["git", "commit", "-qm", "after repro"]):
+        assert sh(*command, cwd=folder, env=env).returncode == 0
+    clone = tmp_path / "clone"
+    assert sh("git", "clone", "-q", str(folder), str(clone), cwd=tmp_path, env=env).returncode == 0
+    clone_env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{clone / 'mlflow.db'}"}
+    done = sh("dvc", "repro", cwd=clone, env=clone_env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Running stage 'train'" in done.stdout
+    assert sh("git", "status", "--porcelain", cwd=clone, env=env).stdout == ""
+    assert registered_versions(clone, clone_env) == ["1"]
 
 
 def test_metrics_and_plots_show(repo):

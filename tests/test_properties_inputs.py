@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classifier.inputs import InputError, materialize, read_chunks
-from classifier.mail import RawMail, parse_raw
+from classifier.io.inputs import InputError, materialize, read_chunks
+from classifier.io.mail import RawMail, parse_raw
 
 BUDGET = settings(max_examples=1000, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from classifier import augment, behaviour, rules
-from classifier.model import texts_and_deadlines
+from classifier.evaluation import behaviour
+from classifier.model import rules, texts_and_deadlines
+from classifier.training import augment
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,12 @@ from datetime import datetime, time, timedelta, timezone
 
 import pandas as pd
 import pytest
-
-from classifier import sla
-from classifier.inputs import InputError, detect_format, read_chunks
-from classifier.score import Scorer, run_batch
 from conftest import ROOT
 from mailfactory import build_mail
+
+from classifier.io.inputs import InputError, detect_format, read_chunks
+from classifier.serving import sla
+from classifier.serving.score import Scorer, run_batch
 
 JST = timezone(timedelta(hours=9))
 WRONG = "お世話になります。\n注文したのは黒のMサイズのニットですが、届いたのは白のLサイズでした。\n交換をお願いします。"

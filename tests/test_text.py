@@ -151,12 +151,12 @@ def test_placeholders_are_upper_case_and_never_come_from_customer_text():
 
 
 def test_tagger_is_created_once_per_thread():
-    from classifier import text
+    from classifier.text import tagging
 
     tokenize("一回目")
-    first = text._tagger()
+    first = tagging._tagger()
     tokenize("二回目")
-    assert text._tagger() is first
+    assert tagging._tagger() is first
 
 
 # Characters NFKC changes, reorders or composes, mixed with kana, kanji and ASCII it leaves alone.
@@ -174,7 +174,7 @@ def test_nfkc_equals_unicodedata_on_corpus_texts_and_random_mixtures(corpus):
 
 
 def test_every_text_a_mask_pattern_matches_has_its_needle(corpus):
-    from classifier.text import _MASKS, _spans
+    from classifier.text.masking import _MASKS, _spans
 
     texts = [normalize(t) for t in corpus["body"].tolist()] + [normalize(raw) for raw, _ in MASK_CASES]
     for name, needle, pattern in _MASKS:
@@ -195,7 +195,7 @@ MASK_POOL = (
 def test_mask_equals_substituting_the_plain_patterns_in_order(corpus):
     """The compiled patterns and the needles only make masking faster: the result is each plain
     pattern substituted in turn, and `found` lists what each one replaced."""
-    from classifier.text import _MASK_PATTERNS
+    from classifier.text.masking import _MASK_PATTERNS
 
     def reference(text: str) -> tuple[str, dict[str, list[str]]]:
         found: dict[str, list[str]] = {}

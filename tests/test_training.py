@@ -7,12 +7,15 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from classifier import model, register, routing, tracking, train
-from classifier.score import Scorer
+from classifier import model
+from classifier.model import tracking
+from classifier.serving import routing
+from classifier.serving.score import Scorer
+from classifier.stages import register, train
 
 
 def test_run_logs_params_metrics_and_artifacts(tracked_run):
-    run = MlflowClient().get_run(tracked_run["metadata"]["mlflow_run_id"])
+    run = tracking.training_run(tracked_run["metadata"]["model_sha256"])
     metrics = run.data.metrics
     for name in ("cv_topic_macro_f1", "cv_urgency_macro_f1", "cv_high_urgency_recall", "cv_topic_ece",
                  "test_topic_macro_f1", "test_urgency_macro_f1", "test_high_urgency_recall",
@@ -21,7 +24,9 @@ def test_run_logs_params_metrics_and_artifacts(tracked_run):
     assert run.data.params["selected.estimator"] == "logreg"
     assert run.data.params["selection.folds"] == "3"
     artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "evaluation")}
-    assert {"evaluation/confusion_topic.png", "evaluation/evaluation.md", "evaluation/model_card.md"} <= artifacts
+    assert {"evaluation/figures", "evaluation/plots", "evaluation/evaluation.md", "evaluation/model_card.md"} <= artifacts
+    figures = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "evaluation/figures")}
+    assert "evaluation/figures/confusion_topic.png" in figures
     children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'")
     assert len(children) == 1 and "metrics.cv_topic_macro_f1" in children
 
@@ -67,11 +72,11 @@ def test_champion_gate_refuses_a_worse_model(tracked_run, small_params, small_da
     worse = json.loads(json.dumps(small_params))
     worse["selection"]["grid"] = {"estimator": ["complement_nb"], "C": [0.01], "chain": [False]}
     train.main(worse, small_data["train"], tmp_path / "models")
-    from classifier import evaluate
+    from classifier.stages import evaluate
 
     metrics = evaluate.main(tmp_path / "models", small_data["test"], tmp_path / "reports")
     assert metrics["model"]["topic_macro_f1"] < tracked_run["metrics"]["model"]["topic_macro_f1"]
-    outcome = register.main(worse, tmp_path / "models", tmp_path / "registry.json")
+    outcome = register.main(worse, tmp_path / "models", tmp_path / "reports")
     assert not outcome["promoted"]
     assert outcome["reason"].startswith("worse than the champion: topic_macro_f1")
     client = MlflowClient()
@@ -142,5 +147,5 @@ def test_evaluation_shows_three_views_and_the_behaviour_suite(tracked_run):
     assert suite["deadline_step"]["pass_rate"] >= 0.90
     report = (tracked_run["folder"] / "reports" / "evaluation.md").read_text()
     assert "writer-grouped CV" in report and "Behaviour suite" in report
-    run = MlflowClient().get_run(tracked_run["metadata"]["mlflow_run_id"])
+    run = tracking.training_run(tracked_run["metadata"]["model_sha256"])
     assert {"robustness_topic_macro_f1", "behaviour_repeated_contact", "behaviour_invariance"} <= set(run.data.metrics)

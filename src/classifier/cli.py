@@ -15,12 +15,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from classifier import data, drift
-from classifier.limits import Limits
+from classifier.config import DEFAULT_PARAMS, load_params
+from classifier.io import contract
+from classifier.io.inputs import FORMATS, InputError, check_not_input, read_chunks
+from classifier.io.limits import Limits
 from classifier.model import ModelFileError
-from classifier.params import DEFAULT_PARAMS, load_params
-from classifier.inputs import FORMATS, InputError, check_not_input, read_chunks
-from classifier.score import Scorer, check_output, run_batch
+from classifier.monitoring import drift
+from classifier.serving.score import Scorer, check_output, run_batch
 
 app = typer.Typer(help="Triage Japanese shop inquiries by topic and urgency.", no_args_is_help=True)
 # Piped output (CI logs, `make run | tee`) would otherwise be cut at 80 columns.
@@ -35,11 +36,13 @@ def train(
     params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file."),
 ) -> None:
     """Select by cross-validation, train on labeled inquiries, save the model and track the run in MLflow."""
-    from classifier import train as train_stage  # MLflow and the report stack load only for training
+    from classifier.stages import (
+        train as train_stage,  # MLflow and the report stack load only for training
+    )
 
     try:
         metadata = train_stage.main(load_params(params), data_path, out)
-    except (data.InquiryDataError, FileNotFoundError) as error:
+    except (contract.InquiryDataError, FileNotFoundError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
     console.print(f"model written to {out}/; cross-validated metrics: {metadata['cv_metrics']}")
@@ -75,7 +78,7 @@ def score(
         chunks = read_chunks(input_path, fmt, chunk_size, encoding, recursive, limits)
         scorer = Scorer.load(model_source, drift_columns, limits)
         summary = run_batch(scorer, chunks, output, run_params["sla"], top=show, jobs=jobs or os.cpu_count() or 1, csv_escape=csv_escape)
-    except (ModelFileError, InputError, data.InquiryDataError, OSError, ValueError) as error:
+    except (ModelFileError, InputError, contract.InquiryDataError, OSError, ValueError) as error:
         raise _failure(error) from error
     except KeyboardInterrupt:
         console.print(f"[red]interrupted:[/red] {escape(str(output))} not written (left as it was)", soft_wrap=True)
@@ -101,8 +104,8 @@ def drift_command(
     try:
         profile, sample = drift.load_reference(reference)
         limits = load_params(params)["drift"]
-        report = drift.compare(profile, sample, data.read_table(current), limits)
-    except (OSError, data.InquiryDataError, KeyError, ValueError) as error:
+        report = drift.compare(profile, sample, contract.read_table(current), limits)
+    except (OSError, contract.InquiryDataError, KeyError, ValueError) as error:
         raise _failure(error) from error
     table = Table(title=f"Drift of {current} against {reference}")
     for column in ("check", "statistic", "value", "threshold", "verdict", "detail"):
@@ -127,11 +130,11 @@ def queue(
 ) -> None:
     """Print a scored queue again, with its counts."""
     try:
-        scored = data.read_table(scored_path)
+        scored = contract.read_table(scored_path)
         missing = [c for c in ("queue_position", "colour", "route", "error") if c not in scored]
         if missing:
-            raise data.InquiryDataError(scored_path, [data.Problem(None, c, "missing column (not a scored queue?)") for c in missing])
-    except (OSError, data.InquiryDataError, ValueError) as error:
+            raise contract.InquiryDataError(scored_path, [contract.Problem(None, c, "missing column (not a scored queue?)") for c in missing])
+    except (OSError, contract.InquiryDataError, ValueError) as error:
         raise _failure(error) from error
     print_queue(scored, show)
     counts = scored["colour"].value_counts().to_dict()
@@ -174,7 +177,7 @@ def print_queue(scored: pd.DataFrame, show: int) -> None:
         colour = row.colour if isinstance(row.colour, str) and row.colour else ""
         # Text cells, not markup: ids and errors may hold [brackets], and unscored rows have no style.
         cells = (
-            str(row.queue_position), str(row.id), data.timestamp_or_empty(str(row.received_at)),
+            str(row.queue_position), str(row.id), contract.timestamp_or_empty(str(row.received_at)),
             str(row.urgency) if colour else "-",
             str(row.topic) if colour else "-",
             f"{float(row.topic_confidence):.2f}/{float(row.urgency_confidence):.2f}" if colour else "-",

@@ -31,10 +31,9 @@ import numpy as np
 import pandas as pd
 
 from classifier import model
-from classifier.augment import date_words
-from classifier.rules import STEP_UP
-from classifier.dates import local_day
+from classifier.model.rules import STEP_UP
 from classifier.text import redact
+from classifier.text.dates import date_words, local_day
 
 TARGETS = {"invariance": 0.99, "repeated_contact": 0.97, "deadline_step": 0.90}
 

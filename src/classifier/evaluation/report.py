@@ -12,8 +12,8 @@ matplotlib.use("Agg")  # files only; no display on CI machines
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from classifier.behaviour import TARGETS  # noqa: E402
-from classifier.data import LABEL_COLUMNS, TOPICS, URGENCIES  # noqa: E402
+from classifier.evaluation.behaviour import TARGETS  # noqa: E402
+from classifier.io.contract import LABEL_COLUMNS, TOPICS, URGENCIES  # noqa: E402
 
 LABELS = {"topic": list(TOPICS), "urgency": list(URGENCIES)}
 HEADLINE = ("topic_macro_f1", "urgency_macro_f1", "high_urgency_recall", "topic_accuracy", "urgency_accuracy")

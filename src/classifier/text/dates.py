@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
+import numpy as np
+
 # Japan has had no daylight saving since 1951: a fixed offset gives the local calendar day.
 JST_OFFSET = timedelta(hours=9)
 NEAR_DAYS = 2  # "near" is today, tomorrow or the day after (L2)
@@ -167,3 +169,9 @@ def deadline_marker(text: str, received_at: str) -> str:
     if days < 0:
         return "DUEPAST"
     return "DUENEAR" if days <= NEAR_DAYS else "DUELATER"
+
+
+def date_words(day: date, today: date, rng: np.random.Generator) -> str:
+    """`day` written as a customer might: 12月24日, 12/24 or 24日."""
+    forms = (f"{day.month}月{day.day}日", f"{day.month}/{day.day}", f"{day.day}日")
+    return forms[int(rng.integers(len(forms)))] if day.month == today.month else forms[int(rng.integers(2))]

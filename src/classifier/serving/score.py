@@ -33,11 +33,13 @@ import pandas as pd
 import pyarrow as pa
 from tqdm import tqdm
 
-from classifier import data, followups, model, routing, sla
-from classifier.data import COLOURS
-from classifier.explain import Explainer
-from classifier.inputs import materialize
-from classifier.limits import Limits
+from classifier import model
+from classifier.io import contract
+from classifier.io.contract import COLOURS
+from classifier.io.inputs import materialize
+from classifier.io.limits import Limits
+from classifier.model.explain import Explainer
+from classifier.serving import followups, routing, sla
 from classifier.text import order_numbers, redact
 
 URGENCY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -53,16 +55,16 @@ KEY_COLUMNS = ("id", "received_at", "topic", "urgency", "route", "route_reason",
 def record_errors(frame: pd.DataFrame, first_row: int = 1) -> list[str]:
     """Per-row problems of unlabeled inquiries as one message per row ('' when fine), naming the
     row (the record number in the input, `first_row` being the frame's first) and the field."""
-    allowed = {"channel": data.CHANNELS + ("",)}
+    allowed = {"channel": contract.CHANNELS + ("",)}
     errors = []
-    checked = [c for c in (*data.TEXT_COLUMNS, "input_error") if c in frame]
+    checked = [c for c in (*contract.TEXT_COLUMNS, "input_error") if c in frame]
     # Column lists zipped into records: DataFrame.to_dict costs several times more.
     for row, values in enumerate(zip(*(frame[c].tolist() for c in checked)), start=first_row):
-        record = {**{c: "" for c in data.TEXT_COLUMNS}, **dict(zip(checked, values))}
+        record = {**{c: "" for c in contract.TEXT_COLUMNS}, **dict(zip(checked, values))}
         if record.get("input_error"):  # an unreadable record has no fields worth checking
             errors.append(record["input_error"])
             continue
-        problems = data.record_problems(record, row, require_labels=False, allowed=allowed)
+        problems = contract.record_problems(record, row, require_labels=False, allowed=allowed)
         errors.append("; ".join(map(str, problems)))
     return errors
 
@@ -154,7 +156,9 @@ class Scorer:
     def load(cls, source: str | Path, drift_columns: bool = False, limits: Limits = Limits()) -> Scorer:
         """A model directory, or an MLflow URI such as `models:/inquiry-triage@champion`."""
         if str(source).startswith("models:/"):
-            from classifier import tracking  # MLflow is imported only when a registry model is asked for
+            from classifier.model import (
+                tracking,  # MLflow is imported only when a registry model is asked for
+            )
 
             tracking.configure()
             pipeline, metadata = tracking.load(str(source))
@@ -182,9 +186,9 @@ class Scorer:
         """`score_chunk` as plain columns (lists and arrays): batch scoring spools and renders these
         without building a frame in between (pandas operations per column cost more than their work)."""
         chunk = materialize(chunk, self.limits.max_mime_depth)
-        missing = [c for c in data.REQUIRED_FOR_SCORING if c not in chunk.columns]
+        missing = [c for c in contract.REQUIRED_FOR_SCORING if c not in chunk.columns]
         if missing:
-            raise data.InquiryDataError("input", [data.Problem(None, c, "missing column") for c in missing])
+            raise contract.InquiryDataError("input", [contract.Problem(None, c, "missing column") for c in missing])
         first_row = first_record_number(chunk)
         chunk = chunk.reset_index(drop=True)
         if "id" not in chunk:
@@ -199,7 +203,7 @@ class Scorer:
         texts = model.inquiry_texts(chunk, found)
         result: dict[str, Any] = {c: chunk[c].tolist() for c in ("id", "in_reply_to", "references")}
         # Not a timestamp: written out empty (the error column says why), as it may be anything.
-        result["received_at"] = list(map(data.timestamp_or_empty, chunk["received_at"].tolist()))
+        result["received_at"] = list(map(contract.timestamp_or_empty, chunk["received_at"].tolist()))
         result["subject"] = [redact(subject) for subject in chunk["subject"].tolist()]
         # Flagged records (no Date, no Message-ID) are still scored; records without a body are not.
         scorable = [row for row, body in enumerate(bodies) if body.strip()]

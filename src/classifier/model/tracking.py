@@ -7,30 +7,27 @@ working directory, both git-ignored; set the variable to use a server.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Mapping, Sequence
+from importlib.metadata import version as installed_version
+from pathlib import Path
 from typing import Any
 
 import mlflow
 import mlflow.sklearn
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Run
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from classifier.model import ModelFileError
+from classifier.model.pipeline import TRUSTED_TYPES, UntrustedModelError, load_trusted
 
 EXPERIMENT = "inquiry-triage"
 DEFAULT_URI = "sqlite:///mlflow.db"
 CANDIDATE, CHAMPION = "candidate", "champion"
-TRUSTED_TYPES = [
-    "classifier.model.InquiryText",
-    "classifier.model.TriageHeads",
-    "classifier.features.CharNgramTfidf",
-    "classifier.features.WordNgramTfidf",
-    # scikit-learn's own private helpers that skops does not trust by default
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-]
+MODEL_TAG, MODEL_URI_TAG = "model_sha256", "model_uri"
+# What the evaluation stage writes under reports/ that belongs on the run.
+EVALUATION_FILES = ("metrics.json", "evaluation.md", "model_card.md", "figures", "plots")
 # What serving the model needs; listed by hand because inference from the environment is slow and wrong.
 REQUIREMENTS = ["scikit-learn", "scipy", "numpy", "pandas", "fugashi", "unidic-lite", "joblib"]
 # An input example must carry no customer text: this one is written for the purpose, already masked.
@@ -64,22 +61,62 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def log_model(pipeline: Any, package_dir: str, metadata: Mapping[str, Any]) -> str:
-    """Log the fitted pipeline (skops) with its routing thresholds and labels; returns the model URI."""
+def pinned_requirements() -> list[str]:
+    """`REQUIREMENTS` at the versions installed here: the model file needs the scikit-learn that wrote it."""
+    return [f"{name}=={installed_version(name)}" for name in REQUIREMENTS]
+
+
+def log_model(pipeline: Any, metadata: Mapping[str, Any]) -> str:
+    """Log the fitted pipeline (skops) to the active run with its routing thresholds, and tag the run
+    with the model file's SHA-256 (how `training_run` finds it again); returns the model URI."""
     info = mlflow.sklearn.log_model(
         pipeline,
         name="model",
         input_example=INPUT_EXAMPLE,
         skops_trusted_types=TRUSTED_TYPES,
-        pip_requirements=REQUIREMENTS,
-        code_paths=[package_dir],
-        metadata=dict(metadata),
+        pip_requirements=pinned_requirements(),
+        code_paths=[str(Path(__file__).parents[1])],
+        metadata={"routing": metadata["routing"], "training_data_sha256": metadata["training_data_sha256"]},
     )
+    mlflow.set_tags({MODEL_TAG: metadata["model_sha256"], MODEL_URI_TAG: info.model_uri})
     return info.model_uri
 
 
-class UntrustedModelError(ModelFileError):
-    """A logged model that is not a skops file or that holds types outside `TRUSTED_TYPES`."""
+def training_run(model_sha256: str) -> Run | None:
+    """The latest run that logged the model file with this SHA-256, if this store has one."""
+    runs = mlflow.search_runs(
+        filter_string=f"tags.{MODEL_TAG} = '{model_sha256}'", order_by=["start_time DESC"], max_results=1,
+        output_format="list",
+    )
+    return runs[0] if runs else None
+
+
+def log_training_run(pipeline: Any, metadata: Mapping[str, Any]) -> Run:
+    """A run for a model trained elsewhere (a store that never saw its training: a new clone, a model
+    pulled from the DVC remote): its parameters and cross-validation figures from the model's metadata."""
+    with mlflow.start_run(run_name="train (from model metadata)") as run:
+        mlflow.log_params(flatten({"selected": metadata["params"], "seed": metadata["seed"]}))
+        mlflow.log_param("training_rows", metadata["training_rows"])
+        mlflow.log_metrics({f"cv_{k}": v for k, v in metadata["cv_metrics"].items()})
+        mlflow.log_metrics({f"routing_{k}": v for k, v in metadata["routing"].items()})
+        log_model(pipeline, metadata)
+    return mlflow.get_run(run.info.run_id)
+
+
+def log_evaluation(run_id: str, metrics: Mapping[str, Any], reports: Path) -> None:
+    """The evaluation stage's figures and reports (already redacted) on the training run."""
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({f"test_{k}": v for k, v in metrics["model"].items()})
+        mlflow.log_metrics({f"baseline_test_{k}": v for k, v in metrics["baseline"].items()})
+        if "robustness" in metrics:
+            mlflow.log_metrics({f"robustness_{k}": v for k, v in metrics["robustness"].items()})
+        mlflow.log_metrics({f"behaviour_{k}": v["pass_rate"] for k, v in metrics.get("behaviour", {}).items()})
+        for name in EVALUATION_FILES:
+            path = reports / name
+            if path.is_dir():
+                mlflow.log_artifacts(str(path), artifact_path=f"evaluation/{name}")
+            elif path.is_file():
+                mlflow.log_artifact(str(path), artifact_path="evaluation")
 
 
 def load(uri: str) -> tuple[Any, dict[str, Any]]:
@@ -89,17 +126,11 @@ def load(uri: str) -> tuple[Any, dict[str, Any]]:
     carries (whoever can write the model could widen that one), and never unpickled: a model in
     another format, or one holding any other type, is refused before a byte of it is deserialized.
     """
-    import skops.io
-
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     flavor = mlflow.models.Model.load(local / "MLmodel").flavors.get("sklearn", {})
     if flavor.get("serialization_format") != "skops":
         raise UntrustedModelError(f"{uri}: not a skops model ({flavor.get('serialization_format')!r}); refusing to unpickle it")
-    path = local / flavor["pickled_model"]
-    untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
-    if untrusted:
-        raise UntrustedModelError(f"{uri}: the model holds types this code does not trust: {', '.join(untrusted)}")
-    pipeline = skops.io.load(path, trusted=TRUSTED_TYPES)
+    pipeline = load_trusted(local / flavor["pickled_model"])
     metadata = mlflow.models.get_model_info(uri).metadata or {}
     return pipeline, dict(metadata)
 
@@ -123,10 +154,20 @@ def gate(candidate: Mapping[str, float], champion: Mapping[str, float] | None, m
     return True, "at least as good as the champion on " + ", ".join(metrics)
 
 
+def registered_version(client: MlflowClient, name: str, run_id: str) -> ModelVersion | None:
+    """The version of `name` already registered from this run, if any."""
+    try:
+        versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    except MlflowException:
+        return None
+    return max(versions, key=lambda v: int(v.version)) if versions else None
+
+
 def register(run_id: str, model_uri: str, name: str, gate_metrics: Sequence[str], tolerance: float, prefix: str = "test_") -> dict[str, Any]:
-    """Register the run's model as a new version, alias it `candidate`, promote it if it passes the gate."""
+    """Register the run's model as a version (once: a run registered before keeps its version), alias it
+    `candidate`, promote it if it passes the gate."""
     client = MlflowClient()
-    version = mlflow.register_model(model_uri, name)
+    version = registered_version(client, name, run_id) or mlflow.register_model(model_uri, name)
     client.set_registered_model_alias(name, CANDIDATE, version.version)
     candidate = client.get_run(run_id).data.metrics
     champion = version_metrics(client, name, CHAMPION)

@@ -1,28 +1,27 @@
-"""Evaluation stage: the model and the keyword baseline on the frozen test split, beside the
-writer-grouped cross-validation of training, the robustness set (other writers, real-customer
-register) and the behaviour suite of the labeling rules (`classifier.behaviour`).
-
-Writes reports/metrics.json (DVC metrics), plot data under reports/plots/ (DVC plots), confusion
-matrix images, reports/evaluation.md and reports/model_card.md, and logs all of it to the training
-run in MLflow. Text shown in reports is redacted (masked personal data, names as <NAME>).
-"""
+"""Metrics of the model on a labeled set: macro-F1, high-urgency recall, calibration, routing, per
+class, the most confident errors, and the views beside the frozen split (writer-grouped CV of training,
+the robustness set, the behaviour suite of `classifier.evaluation.behaviour`)."""
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, classification_report, f1_score, log_loss, recall_score
+from sklearn.metrics import (
+    accuracy_score,
+    classification_report,
+    f1_score,
+    log_loss,
+    recall_score,
+)
 
-from classifier import behaviour, data, model, report, routing, tracking
-from classifier.baseline import KeywordBaseline
-from classifier.data import LABEL_COLUMNS, TOPICS, URGENCIES
-from classifier.params import stage_arguments
+from classifier import model
+from classifier.evaluation import behaviour
+from classifier.io.contract import LABEL_COLUMNS, TOPICS, URGENCIES
+from classifier.model.baseline import KeywordBaseline
+from classifier.serving import routing
 from classifier.text import redact
 
 log = logging.getLogger(__name__)
@@ -142,40 +141,3 @@ def held_out_views(pipeline: Any, metadata: dict[str, Any], test: pd.DataFrame, 
     views["behaviour"] = behaviour.summary(suite)
     views["behaviour_failures"] = behaviour.failures(suite)
     return views
-
-
-def main(model_dir: str | Path, test_path: str | Path, reports_dir: str | Path, robustness_path: str | Path | None = None) -> dict[str, Any]:
-    pipeline, metadata = model.load(model_dir)
-    test = data.load_inquiries(test_path)
-    robustness = data.load_inquiries(robustness_path) if robustness_path else None
-    result = evaluate(pipeline, metadata, test)
-    result.update(held_out_views(pipeline, metadata, test, robustness))
-    for key in ("writer_grouped_cv", "robustness", "behaviour"):
-        if key in result:
-            result["metrics"][key] = result[key]
-    reports = Path(reports_dir)
-    (reports / "plots").mkdir(parents=True, exist_ok=True)
-    (reports / "metrics.json").write_text(json.dumps(result["metrics"], indent=2) + "\n")
-    files = report.write_all(reports, test, result, metadata)
-    run_id = metadata.get("mlflow_run_id")
-    if run_id:
-        tracking.configure()
-        with mlflow.start_run(run_id=run_id):
-            mlflow.log_metrics({f"test_{k}": v for k, v in result["metrics"]["model"].items()})
-            mlflow.log_metrics({f"baseline_test_{k}": v for k, v in result["metrics"]["baseline"].items()})
-            if "robustness" in result:
-                mlflow.log_metrics({f"robustness_{k}": v for k, v in result["robustness"].items()})
-            mlflow.log_metrics({f"behaviour_{k}": v["pass_rate"] for k, v in result["behaviour"].items()})
-            for path in files:
-                mlflow.log_artifact(str(path), artifact_path="evaluation")
-    log.info("test metrics: %s", result["metrics"])
-    return result["metrics"]
-
-
-def cli() -> None:
-    args, params = stage_arguments(__doc__, model=Path("models"), reports=Path("reports"))
-    main(args.model, params["data"]["test"], args.reports, params["data"].get("robustness"))
-
-
-if __name__ == "__main__":
-    cli()

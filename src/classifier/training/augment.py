@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
-from classifier.dates import local_day
-
+from classifier.text.dates import date_words, local_day
 
 TONE = (
     "ふざけないでください。", "いい加減にしてほしいです！！", "本当に最悪です😡", "どうなってるんですか！？",
@@ -80,12 +79,6 @@ def _insert(text: str, sentence: str, where: int) -> str:
         return f"{text}\n{sentence}"
     first = re.search(r"[。！？!?\n]", text)
     return f"{text[: first.end()]}{sentence}{text[first.end():]}" if first else f"{text}{sentence}"
-
-
-def date_words(day: date, today: date, rng: np.random.Generator) -> str:
-    """`day` written as a customer might: 12月24日, 12/24 or 24日."""
-    forms = (f"{day.month}月{day.day}日", f"{day.month}/{day.day}", f"{day.day}日")
-    return forms[int(rng.integers(len(forms)))] if day.month == today.month else forms[int(rng.integers(2))]
 
 
 def _far_date(received_at: str, rng: np.random.Generator) -> str | None:

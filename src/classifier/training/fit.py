@@ -1,4 +1,5 @@
-"""Training stage: labeled inquiries + params.yaml → a selected, refitted model in models/, tracked in MLflow.
+"""Model selection and the final fit: the grid cross-validated by writer, the winner refitted on all
+training data, the review-routing thresholds chosen on its out-of-fold predictions.
 
 Cross-validation over the grid picks the configuration (each candidate a child run); the winner is
 refitted on all training data; its out-of-fold predictions choose the review-routing thresholds.
@@ -8,18 +9,17 @@ The frozen test split is never read here.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
 
-import classifier
-from classifier import data, drift, model, routing, tracking
-from classifier.augment import augmented_copies
-from classifier.evaluate import calibration_metrics, compute_metrics
-from classifier.params import stage_arguments
-from classifier.select import best, candidate_configs, cross_validate
+from classifier import model
+from classifier.evaluation.metrics import calibration_metrics, compute_metrics
+from classifier.model import tracking
+from classifier.serving import routing
+from classifier.training.augment import augmented_copies
+from classifier.training.select import best, candidate_configs, cross_validate
 
 log = logging.getLogger(__name__)
 
@@ -67,50 +67,3 @@ def select_and_fit(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, di
 def describe(config: dict[str, Any]) -> str:
     chain = "+chain" if config["chain"] else ""
     return f"{config['estimator']} C={config['C']} {'+'.join(config['features'])}{chain}"
-
-
-def main(params: dict[str, Any], data_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
-    frame = data.load_inquiries(data_path)
-    tracking.configure()
-    with mlflow.start_run(run_name="train") as run:
-        mlflow.log_params(tracking.flatten({k: params[k] for k in ("seed", "model", "selection", "routing", "augment") if k in params}))
-        mlflow.log_param("training_rows", len(frame))
-        pipeline, summary = select_and_fit(frame, params)
-        mlflow.log_params({f"selected.{k}": str(v) for k, v in summary["config"].items()})
-        mlflow.log_metrics({f"cv_{k}": v for k, v in summary["cv_metrics"].items()})
-        mlflow.log_metrics({f"routing_{k}": v for k, v in summary["thresholds"].items()})
-        metadata = {
-            "training_data": str(data_path),
-            "training_rows": len(frame),
-            "training_data_sha256": data.frame_hash(frame),
-            "params": summary["config"],
-            "seed": params["seed"],
-            "cv_metrics": summary["cv_metrics"],
-            "routing": summary["thresholds"],
-            "selection": summary["candidates"],
-            "library_versions": model.library_versions(TRACKED_LIBRARIES),
-        }
-        model.save(pipeline, out_dir, metadata)
-        profile, sample = drift.build_reference(
-            frame, summary["out_of_fold"], model.inquiry_tokens(model.inquiry_texts(frame)), params["drift"]["reference_sample"], params["seed"]
-        )
-        drift.save_reference(out_dir, profile, sample)
-        model_uri = tracking.log_model(
-            pipeline,
-            str(Path(classifier.__file__).parent),
-            {"routing": summary["thresholds"], "training_data_sha256": metadata["training_data_sha256"]},
-        )
-    full = model.read_metadata(out_dir)
-    full.update(mlflow_run_id=run.info.run_id, mlflow_model_uri=model_uri)
-    model.write_metadata(out_dir, full)
-    log.info("selected %s: cv %s", describe(summary["config"]), summary["cv_metrics"])
-    return full
-
-
-def cli() -> None:
-    args, params = stage_arguments(__doc__, data=None, out=Path("models"))
-    main(params, args.data or params["data"]["train"], args.out)
-
-
-if __name__ == "__main__":
-    cli()

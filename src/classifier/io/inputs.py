@@ -32,9 +32,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from classifier.data import frame_as_text
-from classifier.limits import Limits
-from classifier.mail import MailRecord, eml_files, parse_raw, raw_eml, raw_maildir, raw_mbox
+from classifier.io.contract import frame_as_text
+from classifier.io.limits import Limits
+from classifier.io.mail import (
+    MailRecord,
+    eml_files,
+    parse_raw,
+    raw_eml,
+    raw_maildir,
+    raw_mbox,
+)
 
 FORMATS = ("eml", "mbox", "maildir", "csv", "jsonl", "parquet")
 # topic and urgency pass through when the input is labeled (drift and evaluation read them).

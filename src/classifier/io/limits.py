@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from classifier.mail import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
+from classifier.io.mail import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from classifier.data import LABEL_COLUMNS, TOPICS, URGENCIES
-from classifier.inputs import read_chunks
-from classifier.params import stage_arguments
-from classifier.score import Scorer, run_batch
+from classifier.io.contract import LABEL_COLUMNS, TOPICS, URGENCIES
 from classifier.text import redact
 
 REFERENCE_FILE = "reference.json"
@@ -265,23 +262,3 @@ def compare(profile: Mapping[str, Any], sample: sp.csr_matrix, current: pd.DataF
         checks.append(Check(f"{name} performance", kind, round(value, 4), round(expected - limits["accuracy_drop"], 4),
                             bool(value < expected - limits["accuracy_drop"]), f"reference {expected:.3f}"))
     return DriftReport(len(current), checks, perf, terms, weekly(scored, profile, limits))
-
-
-def main() -> None:
-    """The drift stage: score each labeled batch of params.yaml and check it against the model."""
-    args, params = stage_arguments(main.__doc__, model=Path("models"), out=Path("reports/drift"))
-    args.out.mkdir(parents=True, exist_ok=True)
-    scorer = Scorer.load(args.model, drift_columns=True)
-    profile, sample = load_reference(args.model)
-    for name, path in params["drift"]["batches"].items():
-        scored = args.out / f"{name}.csv"
-        # Read back at once by `compare`: a machine's file, so text is written verbatim (no CSV escaping).
-        run_batch(scorer, read_chunks(path), scored, params["sla"], progress=False, csv_escape=False)
-        report = compare(profile, sample, pd.read_csv(scored, dtype=str, keep_default_na=False), params["drift"], params["seed"])
-        (args.out / f"{name}.json").write_text(report.to_json() + "\n", encoding="utf-8")
-        failing = ", ".join(c.name for c in report.checks if c.drift) or "none"
-        print(f"{name}: {'DRIFT' if report.drift else 'no drift'} ({report.rows} mails; failing checks: {failing})")
-
-
-if __name__ == "__main__":
-    main()

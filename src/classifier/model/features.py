@@ -184,7 +184,7 @@ class CharNgramTfidf(_NgramTfidf):
 
 
 class WordNgramTfidf(_NgramTfidf):
-    """TF-IDF of word uni- and bigrams of `classifier.text.tokenize`, as
+    """TF-IDF of word uni- and bigrams of `classifier.text.tagging`, as
     `TfidfVectorizer(tokenizer=JapaneseTokenizer(), lowercase=False, ngram_range=(1, ngram_max))`."""
 
     def __init__(self, ngram_max: int = 2, min_df: int = 1, sublinear_tf: bool = True):

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from classifier import data
-from classifier.params import DEFAULT_PARAMS, load_params
+from classifier.config import DEFAULT_PARAMS, load_params
+from classifier.io import contract
 
 
 def text_of(frame: pd.DataFrame) -> list[str]:
@@ -30,7 +30,7 @@ def leakage(train: pd.DataFrame, test: pd.DataFrame, threshold: float) -> list[d
     n = len(train)
     pairs = [
         {"train": train["id"].iloc[i], "test": test["id"].iloc[j - n], "jaccard": round(s, 3)}
-        for i, j, s in data.near_duplicate_pairs(texts, threshold)
+        for i, j, s in contract.near_duplicate_pairs(texts, threshold)
         if i < n <= j
     ]
     shared = set(train["id"]) & set(test["id"])
@@ -40,12 +40,12 @@ def leakage(train: pd.DataFrame, test: pd.DataFrame, threshold: float) -> list[d
 def within(frame: pd.DataFrame, threshold: float) -> list[dict[str, Any]]:
     return [
         {"a": frame["id"].iloc[i], "b": frame["id"].iloc[j], "jaccard": round(s, 3)}
-        for i, j, s in data.near_duplicate_pairs(text_of(frame), threshold)
+        for i, j, s in contract.near_duplicate_pairs(text_of(frame), threshold)
     ]
 
 
 def counts(frame: pd.DataFrame) -> dict[str, int]:
-    return {k: int(v) for k, v in data.stratum(frame).value_counts().sort_index().items()}
+    return {k: int(v) for k, v in contract.stratum(frame).value_counts().sort_index().items()}
 
 
 def check(train_path: str | Path, test_path: str | Path, threshold: float, robustness_path: str | Path | None = None) -> dict[str, Any]:
@@ -54,8 +54,8 @@ def check(train_path: str | Path, test_path: str | Path, threshold: float, robus
     frames = {}
     for name, path in paths.items():
         try:
-            frames[name] = data.load_inquiries(path)
-        except data.InquiryDataError as error:
+            frames[name] = contract.load_inquiries(path)
+        except contract.InquiryDataError as error:
             report["problems"] += [f"{error.path}: {p}" for p in error.problems]
     if len(frames) < len(paths):
         return report

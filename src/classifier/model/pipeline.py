@@ -3,23 +3,27 @@
 Text is preprocessed once (`InquiryText`), turned into word and/or character TF-IDF features once
 (`FeatureUnion`), and both heads are fitted on the same features (`TriageHeads`); the urgency head can
 also see the topic head's probabilities (a chain). This module also owns the model directory format:
-`model.joblib` plus `model.json` metadata with the SHA-256 of the joblib file, checked on every load.
+`model.skops` (read against an explicit list of trusted types) plus `model.json` metadata with the
+SHA-256 of the model file, checked on every load.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import re
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import joblib
-from joblib import Parallel, delayed, effective_n_jobs
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import skops.io
+from joblib import Parallel, delayed, effective_n_jobs
 from scipy.optimize import minimize_scalar
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
@@ -30,15 +34,25 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from classifier import rules
-from classifier.data import COLOURS, LABEL_COLUMNS
-from classifier.explain import Explainer
-from classifier.mail import strip_quoted
-from classifier.features import CharNgramTfidf, WordNgramTfidf
-from classifier.dates import deadline_marker
+from classifier.io.contract import COLOURS, LABEL_COLUMNS
+from classifier.io.mail import strip_quoted
+from classifier.model import rules
+from classifier.model.explain import Explainer
+from classifier.model.features import CharNgramTfidf, WordNgramTfidf
 from classifier.text import TaggedText, mask, normalize, tag
+from classifier.text.dates import deadline_marker
 
-MODEL_FILE = "model.joblib"
+MODEL_FILE = "model.skops"
+# The types a model file may hold beyond what skops trusts by default: this code's estimators and
+# scikit-learn's private calibration helpers. A file holding any other type is refused unread.
+TRUSTED_TYPES = [
+    "classifier.model.pipeline.InquiryText",
+    "classifier.model.pipeline.TriageHeads",
+    "classifier.model.features.CharNgramTfidf",
+    "classifier.model.features.WordNgramTfidf",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+]
 METADATA_FILE = "model.json"
 
 
@@ -385,7 +399,7 @@ def save(pipeline: Pipeline, directory: str | Path, metadata: Mapping[str, Any])
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / MODEL_FILE
-    joblib.dump(pipeline, model_path)
+    model_path.write_bytes(reproducible_skops(pipeline))
     heads = pipeline.named_steps["heads"]
     full = {
         **metadata,
@@ -395,6 +409,51 @@ def save(pipeline: Pipeline, directory: str | Path, metadata: Mapping[str, Any])
     }
     write_metadata(directory, full)
     return model_path
+
+
+_ARRAY_FILE = re.compile(r"(\d+)(\.\w+)")
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def reproducible_skops(pipeline: Pipeline) -> bytes:
+    """The skops archive of `pipeline`, the same bytes for the same model in any process.
+
+    skops names each node and array file by the object's `id()` (a memory address) and stamps zip
+    members with the clock; numbering the ids in order of appearance and fixing the stamps makes the
+    model file, its checksum and DVC's lock a function of the model alone.
+    """
+    archive = zipfile.ZipFile(io.BytesIO(skops.io.dumps(pipeline)))
+    numbers: dict[str, str] = {}
+
+    def number(old: str) -> str:
+        return numbers.setdefault(old, str(len(numbers)))
+
+    def renumbered(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__":
+                    value = int(number(str(value)))
+                elif key == "file" and isinstance(value, str) and (match := _ARRAY_FILE.fullmatch(value)):
+                    value = number(match[1]) + match[2]
+                else:
+                    value = renumbered(value)
+                out[key] = value
+            return out
+        return [renumbered(item) for item in node] if isinstance(node, list) else node
+
+    schema = renumbered(json.loads(archive.read("schema.json")))
+    members = {"schema.json": json.dumps(schema).encode()}
+    for name in archive.namelist():
+        if (match := _ARRAY_FILE.fullmatch(name)) and match[1] in numbers:
+            members[numbers[match[1]] + match[2]] = archive.read(name)
+    if len(members) != len(archive.namelist()):
+        raise ModelFileError("skops archive has members its schema does not name; cannot write it reproducibly")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
+        for name in sorted(members):
+            target.writestr(zipfile.ZipInfo(name, date_time=_ZIP_EPOCH), members[name])
+    return out.getvalue()
 
 
 def write_metadata(directory: str | Path, metadata: Mapping[str, Any]) -> None:
@@ -421,7 +480,29 @@ def load(directory: str | Path) -> tuple[Pipeline, dict[str, Any]]:
             f"{model_path}: SHA-256 {actual} does not match {directory / METADATA_FILE} "
             f"({metadata.get('model_sha256')}); the file was changed after training"
         )
-    return joblib.load(model_path), metadata
+    return load_trusted(model_path), metadata
+
+
+class UntrustedModelError(ModelFileError):
+    """A model file that is not a skops file or that holds types outside `TRUSTED_TYPES`."""
+
+
+def load_trusted(path: Path) -> Pipeline:
+    """A skops model file read against this code's `TRUSTED_TYPES`, never the file's own say.
+
+    A pickle (or anything else that is not a skops archive) is refused before a byte of it is
+    deserialized, and so is a skops file holding any other type: skops builds objects only from
+    the types it is told to trust, so nothing in the file runs.
+    """
+    if not zipfile.is_zipfile(path):
+        raise UntrustedModelError(f"{path}: not a skops model file (a pickle?); refusing to load it, retrain instead")
+    try:
+        untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+    except (KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise UntrustedModelError(f"{path}: not a readable skops model file ({error})") from error
+    if untrusted:
+        raise UntrustedModelError(f"{path}: the model holds types this code does not trust: {', '.join(untrusted)}")
+    return skops.io.load(path, trusted=TRUSTED_TYPES)
 
 
 def library_versions(names: Iterable[str]) -> dict[str, str]:

@@ -21,9 +21,9 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from classifier import model
-from classifier.augment import augmented_copies
-from classifier.data import stratum
-from classifier.evaluate import compute_metrics
+from classifier.evaluation.metrics import compute_metrics
+from classifier.io.contract import stratum
+from classifier.training.augment import augmented_copies
 
 FEATURE_KEYS = ("features", "word_ngram_max", "word_min_df", "char_ngram_min", "char_ngram_max", "char_min_df")
 

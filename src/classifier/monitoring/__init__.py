@@ -1,0 +1,1 @@
+"""Monitoring: drift between the training data and scored batches of new mail."""

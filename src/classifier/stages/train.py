@@ -1,0 +1,59 @@
+"""Training stage: labeled inquiries + params.yaml → a selected, refitted model in models/ with its drift
+reference, tracked in MLflow. The frozen test split is never read here."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+from classifier import model
+from classifier.config import stage_arguments
+from classifier.io import contract
+from classifier.model import tracking
+from classifier.monitoring import drift
+from classifier.training.fit import TRACKED_LIBRARIES, describe, select_and_fit
+
+log = logging.getLogger(__name__)
+
+
+def main(params: dict[str, Any], data_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    frame = contract.load_inquiries(data_path)
+    tracking.configure()
+    with mlflow.start_run(run_name="train") as run:
+        mlflow.log_params(tracking.flatten({k: params[k] for k in ("seed", "model", "selection", "routing", "augment") if k in params}))
+        mlflow.log_param("training_rows", len(frame))
+        pipeline, summary = select_and_fit(frame, params)
+        mlflow.log_params({f"selected.{k}": str(v) for k, v in summary["config"].items()})
+        mlflow.log_metrics({f"cv_{k}": v for k, v in summary["cv_metrics"].items()})
+        mlflow.log_metrics({f"routing_{k}": v for k, v in summary["thresholds"].items()})
+        metadata = {
+            "training_data": str(data_path),
+            "training_rows": len(frame),
+            "training_data_sha256": contract.frame_hash(frame),
+            "params": summary["config"],
+            "seed": params["seed"],
+            "cv_metrics": summary["cv_metrics"],
+            "routing": summary["thresholds"],
+            "selection": summary["candidates"],
+            "library_versions": model.library_versions(TRACKED_LIBRARIES),
+        }
+        model.save(pipeline, out_dir, metadata)
+        profile, sample = drift.build_reference(
+            frame, summary["out_of_fold"], model.inquiry_tokens(model.inquiry_texts(frame)), params["drift"]["reference_sample"], params["seed"]
+        )
+        drift.save_reference(out_dir, profile, sample)
+        tracking.log_model(pipeline, model.read_metadata(out_dir))
+    log.info("selected %s: cv %s (MLflow run %s)", describe(summary["config"]), summary["cv_metrics"], run.info.run_id)
+    return model.read_metadata(out_dir)
+
+
+def cli() -> None:
+    args, params = stage_arguments(__doc__, data=None, out=Path("models"))
+    main(params, args.data or params["data"]["train"], args.out)
+
+
+if __name__ == "__main__":
+    cli()

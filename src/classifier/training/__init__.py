@@ -1,0 +1,1 @@
+"""Training: augmentation of the labeled corpus, writer-grouped model selection, the final fit."""
