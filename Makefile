@@ -11,12 +11,17 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test install bench
+.PHONY: run test install bench lock lint
 
-$(STAMP): pyproject.toml
+# Exact versions from the lock file (every package of every extra the tests use), then the project
+# itself without re-resolving: a fresh machine gets the environment the tests last passed with.
+LOCK := requirements/dev.txt
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -34,3 +39,15 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	python benchmarks/run.py $(ARGS)
+
+# After changing dependencies in pyproject.toml: resolve them again into the lock file.
+lock:
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o $(LOCK)
+
+# Lint, format check, types and notebook outputs (what .ci/run checks before the tests).
+lint: $(STAMP)
+	ruff check src tests benchmarks
+	ruff format --check src tests benchmarks
+	mypy
+	nbstripout --verify notebooks/*.ipynb

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from mailfactory import build_mail  # noqa: E402
 
 from classifier import model  # noqa: E402
-from classifier.config import load_params  # noqa: E402
+from classifier.config import load_config  # noqa: E402
 from classifier.io import contract  # noqa: E402
 from classifier.io.mail import parse_message  # noqa: E402
 from classifier.model.baseline import KeywordBaseline  # noqa: E402
@@ -233,9 +233,9 @@ def cold_start(model_dir: Path) -> dict:
         "import time; t = time.perf_counter()\n"
         "import json, pandas as pd\n"
         "from classifier.serving.score import Scorer\n"
-        "from classifier.config import load_params\n"
+        "from classifier.config import load_config\n"
         f"s = Scorer.load({str(model_dir)!r})\n"
-        "s.score(pd.DataFrame([{'id': 'x', 'received_at': '2026-11-20T10:00:00+09:00', 'subject': '', 'body': '注文した商品がまだ届きません。'}]), load_params()['sla'])\n"
+        "s.score(pd.DataFrame([{'id': 'x', 'received_at': '2026-11-20T10:00:00+09:00', 'subject': '', 'body': '注文した商品がまだ届きません。'}]), load_config().sla)\n"
         "print(json.dumps({'seconds': round(time.perf_counter() - t, 2)}))\n"
     )
     return run_child(code)
@@ -277,7 +277,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     pipeline, metadata = model.load(args.model)
-    sla = load_params(ROOT / "params.yaml")["sla"]
+    sla = load_config(ROOT / "params.yaml").sla
     results: dict = {"machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
                      "n": args.n, "started": datetime.now(JST).isoformat(timespec="seconds")}
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:

@@ -4,12 +4,11 @@ The small run is the real pipeline (cross-validation, refit, MLflow on a SQLite 
 directory, evaluation, registration) on a stratified sample of the corpus with a one-candidate grid.
 """
 
-import copy
 from pathlib import Path
 
 import pytest
 
-from classifier.config import load_params
+from classifier.config import Config, load_config
 from classifier.io import contract
 from classifier.stages import evaluate, register, train
 
@@ -18,7 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def params():
-    return load_params(ROOT / "params.yaml")
+    return load_config(ROOT / "params.yaml")
+
+
+def as_yaml(config: Config) -> dict:
+    """A configuration as the params.yaml mapping that gives it back."""
+    return config.model_dump(mode="json", exclude={"root"})
 
 
 @pytest.fixture(scope="session")
@@ -45,20 +49,19 @@ def sample(frame, n, seed=0):
 @pytest.fixture(scope="session")
 def small_params(params, tmp_path_factory):
     folder = tmp_path_factory.mktemp("fixture_data")
-    small = copy.deepcopy(params)
-    small["data"]["train"] = str(folder / "train.csv")
-    small["data"]["test"] = str(folder / "test.csv")
-    small["data"]["robustness"] = str(folder / "robustness.csv")
-    small["selection"] = {"folds": 3, "group_by": "source", "grid": {"estimator": ["logreg"], "C": [10.0], "chain": [False]}}
-    return small
+    data = {"train": folder / "train.csv", "test": folder / "test.csv", "robustness": folder / "robustness.csv"}
+    selection = {"folds": 3, "group_by": "source", "grid": {"estimator": ["logreg"], "C": [10.0], "chain": [False]}}
+    return params.model_copy(
+        update={"data": params.data.model_copy(update=data), "selection": params.selection.model_validate(selection)}
+    )
 
 
 @pytest.fixture(scope="session")
 def small_data(small_params, corpus, test_split, robustness):
-    sample(corpus, 1200).to_csv(small_params["data"]["train"], index=False)
-    sample(test_split, 150).to_csv(small_params["data"]["test"], index=False)
-    sample(robustness, 120).to_csv(small_params["data"]["robustness"], index=False)
-    return small_params["data"]
+    sample(corpus, 1200).to_csv(small_params.data.train, index=False)
+    sample(test_split, 150).to_csv(small_params.data.test, index=False)
+    sample(robustness, 120).to_csv(small_params.data.robustness, index=False)
+    return small_params.data
 
 
 @pytest.fixture(scope="session")
@@ -67,9 +70,9 @@ def tracked_run(tmp_path_factory, small_params, small_data):
     folder = tmp_path_factory.mktemp("run")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-        metadata = train.main(small_params, small_data["train"], folder / "models")
-        metrics = evaluate.main(folder / "models", small_data["test"], folder / "reports", small_data["robustness"])
-        outcome = register.main(small_params, folder / "models", folder / "reports")
+        metadata = train.main(small_params, small_data.train, folder / "models")
+        metrics = evaluate.main(folder / "models", small_data.test, folder / "reports", small_data.robustness)
+        outcome = register.main(small_params.registry, folder / "models", folder / "reports")
         yield {"folder": folder, "model_dir": folder / "models", "metadata": metadata, "metrics": metrics,
                "registration": outcome}
 

@@ -2,13 +2,14 @@
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import yaml
-from conftest import ROOT
+from conftest import ROOT, as_yaml
 from mailfactory import build_mail
 
 CLI = [sys.executable, "-m", "classifier"]
@@ -20,8 +21,8 @@ def run(*args, cwd):
 
 
 def test_train_then_score_from_the_command_line(tmp_path, small_params, small_data):
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(small_params))
-    trained = run("train", "--data", small_data["train"], "--out", "models", cwd=tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(as_yaml(small_params)))
+    trained = run("train", "--data", small_data.train, "--out", "models", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert (tmp_path / "models" / "model.skops").is_file()
     sample = ROOT / "data" / "sample" / "inbox.csv"
@@ -40,7 +41,7 @@ def test_train_then_score_from_the_command_line(tmp_path, small_params, small_da
 def test_score_without_a_model_fails_with_a_clear_message(tmp_path):
     result = run("score", ROOT / "data" / "sample" / "inbox.csv", "-o", "q.csv", "--model", "nowhere", "--params", ROOT / "params.yaml", cwd=tmp_path)
     assert result.returncode == 2
-    assert "train a model first" in result.stdout
+    assert "train a model first" in result.stderr
     assert not Path(tmp_path / "q.csv").exists()
 
 
@@ -51,8 +52,8 @@ def test_train_on_invalid_data_names_the_row(tmp_path):
     frame.to_csv(bad, index=False)
     result = run("train", "--data", bad, "--out", "m", "--params", ROOT / "params.yaml", cwd=tmp_path)
     assert result.returncode == 2
-    assert "row 3, field 'urgency': unknown value (allowed: high, medium, low)" in result.stdout
-    assert "asap" not in result.stdout
+    assert "row 3, field 'urgency': unknown value (allowed: high, medium, low)" in result.stderr
+    assert "asap" not in result.stdout + result.stderr
 
 
 NAME_AND_PHONE = "佐々木 美咲 090-1234-5678"
@@ -95,7 +96,7 @@ def test_cp932_export_is_scored_and_undecodable_bytes_are_refused(model_dir, tmp
     (tmp_path / "broken.csv").write_bytes(b"id,body\r\nb1,\x81\x20\xff\r\n")
     refused = score(model_dir, "broken.csv", "-o", "out.csv", cwd=tmp_path)
     assert refused.returncode == 2
-    assert "broken.csv: neither UTF-8 nor CP932 (Shift_JIS) text; name its encoding with --encoding" in refused.stdout
+    assert "broken.csv: neither UTF-8 nor CP932 (Shift_JIS) text; name its encoding with --encoding" in refused.stderr
     assert "Traceback" not in refused.stdout + refused.stderr and not (tmp_path / "out.csv").exists()
 
 
@@ -127,8 +128,15 @@ def test_unusable_inputs_and_options_are_refused_without_a_traceback(tmp_path):
         "Invalid value for '--chunk-size': Input should be greater than or equal to 1": ("score", inbox, "-o", "out.csv", "--chunk-size", "0"),
         "Invalid value for '--chunk-size': Input should be greater than or equal to 1 ": ("score", inbox, "-o", "out.csv", "--chunk-size", "-3"),
         "missing.csv: No such file or directory": ("queue", "missing.csv"),
-        "inbox.csv: 4 problem(s)": ("queue", "inbox.csv"),
-        "models: no reference.json": ("drift", "--current", "queue.csv"),
+        "inbox.csv: missing column(s) queue_position, colour, route, error (not a scored queue?)": ("queue", "inbox.csv"),
+        "'queue.csv' does not exist": ("drift", "--current", "queue.csv"),
+        "no params.yaml in": ("drift", "--current", "inbox.csv"),
+        "models: no reference.json": ("drift", "--current", "inbox.csv", "--params", ROOT / "params.yaml", "--reference", "models"),
+        "nowhere.mbox: no such file or directory": ("score", "nowhere.mbox", "-o", "out.csv", "--params", ROOT / "params.yaml"),
+        "'xlsx' is not one of 'eml', 'mbox', 'maildir', 'csv', 'jsonl', 'parquet'": ("score", inbox, "-o", "out.csv", "--format", "xlsx"),
+        "missing.csv: no such file": ("train", "--data", "missing.csv", "--params", ROOT / "params.yaml"),
+        "params.yaml: parameters file not found": ("score", inbox, "-o", "out.csv", "--params", "params.yaml"),
+        "no --model given and no project": ("score", inbox, "-o", "out.csv", "--params", ROOT / "params.yaml"),
     }
     for expected, args in refusals.items():
         result = run(*args, cwd=tmp_path)
@@ -177,3 +185,32 @@ def test_csv_cells_that_start_a_formula_are_neutralized_unless_turned_off(model_
         assert list(untouched["id"]) == [*FORMULAS, *FORMULA_IDS] and list(untouched["subject"][:4]) == [row["subject"] for row in raw[:4]]
     shown = run("queue", "safe.csv", cwd=tmp_path)  # the escaped queue still reads back
     assert shown.returncode == 0 and "8 records:" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_version_and_quiet_and_verbose(tmp_path):
+    from importlib.metadata import version
+
+    shown = run("--version", cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout.strip() == f"inquiry-triage {version('inquiry-triage')}"
+    quiet = run("-q", "queue", "missing.csv", cwd=tmp_path)
+    assert quiet.returncode == 2 and quiet.stdout == "" and "missing.csv" in quiet.stderr
+
+
+def test_score_from_a_subfolder_finds_the_projects_params_and_model(model_dir, small_params, tmp_path):
+    project = tmp_path / "shop"
+    shutil.copytree(model_dir, project / "models")
+    (project / "params.yaml").write_text(yaml.safe_dump(as_yaml(small_params)))
+    (project / "inbox" / "today").mkdir(parents=True)
+    (project / "inbox" / "today" / "in.csv").write_text(f"id,received_at,body\nr1,2026-11-18T10:00:00+09:00,{LATE}\n", encoding="utf-8")
+    scored = run("-v", "score", "in.csv", "-o", "out.csv", cwd=project / "inbox" / "today")
+    assert scored.returncode == 0, scored.stderr
+    out = pd.read_csv(project / "inbox" / "today" / "out.csv", dtype=str, keep_default_na=False)
+    assert out.loc[0, "topic"] == "non_delivery" and out.loc[0, "error"] == ""
+    assert str(project / "models") in out.loc[0, "model_version"]
+
+
+def test_the_command_line_loads_no_data_or_model_library_until_a_command_needs_one():
+    # What `classifier queue` and `--help` pay at start (docs/performance.md has the timing).
+    probe = "import sys, classifier.cli; print(sorted(m for m in ('pandas', 'sklearn', 'mlflow', 'fugashi', 'scipy') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

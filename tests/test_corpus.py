@@ -75,8 +75,10 @@ def test_every_allowed_combination_has_40_examples_and_every_topic_350(everythin
 
 
 def test_no_near_duplicates_within_or_across_splits(params):
-    settings = params["data"]
-    report = validate.check(settings["train"], settings["test"], settings["near_duplicate_jaccard"], settings["robustness"])
+    settings = params.data
+    report = validate.check(
+        params.path(settings.train), params.path(settings.test), settings.near_duplicate_jaccard, params.path(settings.robustness)
+    )
     assert set(report["rows"]) == {"train", "test", "robustness"}
     assert report["problems"] == []
 

@@ -77,21 +77,21 @@ def scored_batches(model_dir, params, corpus, small_data, tmp_path_factory):
     # Mail of the training distribution the model did not train on: the rest of the corpus (every
     # writer, tidy and hard alike). The frozen split is no longer that: it comes from the first
     # seven writers only, and the domain classifier can tell it from a training set with the hard ones.
-    trained = set(pd.read_csv(small_data["train"], dtype=str)["id"])
+    trained = set(pd.read_csv(small_data.train, dtype=str)["id"])
     held_out = folder / "held_out.csv"
     sample(corpus[~corpus["id"].isin(trained)], 600, seed=1).to_csv(held_out, index=False)
     scorer = Scorer.load(model_dir, drift_columns=True)
     paths = {}
     for name, source in {"year-end": YEAR_END, "same distribution": held_out}.items():
         paths[name] = folder / f"{source.stem}.csv"
-        run_batch(scorer, read_chunks(source), paths[name], params["sla"], progress=False)
+        run_batch(scorer, read_chunks(source), paths[name], params.sla, progress=False)
     return paths
 
 
 def test_alarm_on_the_year_end_batch_and_quiet_on_the_same_distribution(scored_batches, model_dir, params):
     profile, sample = drift.load_reference(model_dir)
-    year_end = drift.compare(profile, sample, pd.read_csv(scored_batches["year-end"], dtype=str, keep_default_na=False), params["drift"])
-    same = drift.compare(profile, sample, pd.read_csv(scored_batches["same distribution"], dtype=str, keep_default_na=False), params["drift"])
+    year_end = drift.compare(profile, sample, pd.read_csv(scored_batches["year-end"], dtype=str, keep_default_na=False), params.drift)
+    same = drift.compare(profile, sample, pd.read_csv(scored_batches["same distribution"], dtype=str, keep_default_na=False), params.drift)
     assert year_end.drift, year_end.to_frame()
     assert not same.drift, same.to_frame()
     alarms = set(year_end.to_frame().query("drift")["name"])
@@ -102,7 +102,7 @@ def test_alarm_on_the_year_end_batch_and_quiet_on_the_same_distribution(scored_b
 
 def test_unlabeled_estimate_is_within_five_points_on_the_same_distribution(scored_batches, model_dir, params):
     profile, sample = drift.load_reference(model_dir)
-    report = drift.compare(profile, sample, pd.read_csv(scored_batches["same distribution"], dtype=str, keep_default_na=False), params["drift"])
+    report = drift.compare(profile, sample, pd.read_csv(scored_batches["same distribution"], dtype=str, keep_default_na=False), params.drift)
     for head in ("topic", "urgency"):
         result = report.performance[head]
         assert abs(result["estimated_accuracy"] - result["accuracy"]) <= 0.05, (head, result)

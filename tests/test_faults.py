@@ -85,7 +85,7 @@ def test_an_interrupt_leaves_the_previous_output_and_no_temporary_files(model_di
     process.send_signal(sent)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stdout + stderr
-    assert "interrupted" in stdout and "Traceback" not in stdout + stderr
+    assert "interrupted" in stderr and "Traceback" not in stdout + stderr
     assert output.read_text() == PREVIOUS  # not a partial queue
     assert [p.name for p in tmp_path.iterdir()] == ["queue.csv"]  # temporary folder removed
     assert_gone(workers)
@@ -128,7 +128,7 @@ def test_a_full_disk_fails_cleanly_with_exit_2(model_dir, big_input, tmp_path):
 
     result = run(command(model_dir, big_input, output, "--jobs", "2", "--chunk-size", "200"), preexec_fn=small_disk)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "error:" in result.stdout and "File too large" in result.stdout
+    assert "error:" in result.stderr and "File too large" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert output.read_text() == PREVIOUS and [p.name for p in tmp_path.iterdir()] == ["queue.csv"]
 
@@ -149,9 +149,9 @@ def test_an_unwritable_or_missing_folder_is_refused_with_exit_2(model_dir, tmp_p
     inbox.write_text("id,body\nr1,返品したいです\n", encoding="utf-8")
     for folder in unwritable_folders(tmp_path):
         result = run(command(model_dir, inbox, folder / "queue.csv"))
-        assert result.returncode == 2 and f"cannot write to the folder {folder}" in result.stdout, result.stdout + result.stderr
+        assert result.returncode == 2 and f"cannot write to the folder {folder}" in result.stderr, result.stdout + result.stderr
     missing = run(command(model_dir, inbox, tmp_path / "nowhere" / "queue.csv"))
-    assert missing.returncode == 2 and "the folder" in missing.stdout and "does not exist" in missing.stdout
+    assert missing.returncode == 2 and "the folder" in missing.stderr and "does not exist" in missing.stderr
     assert "Traceback" not in result.stdout + result.stderr + missing.stdout + missing.stderr
 
 

@@ -7,10 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
+import yaml
+from conftest import ROOT
 from mailfactory import build_mail
 
+from classifier.config import Limits
 from classifier.io.inputs import InputError, check_not_input, materialize, read_chunks
-from classifier.io.limits import Limits
 from classifier.io.mail import parse_raw, raw_mbox
 
 JST = timezone(timedelta(hours=9))
@@ -267,15 +269,7 @@ def test_a_csv_field_over_max_field_chars_refuses_the_file_naming_the_row(tmp_pa
     assert str(caught.value) == f"{path}: row 2: not readable as CSV (a field over 1,000 characters (params.yaml limits.max_field_chars))"
 
 
-def test_limits_come_from_params_and_unknown_keys_are_refused():
-    assert Limits.from_params({"limits": {"max_mime_depth": 7}}) == Limits(max_mime_depth=7)
-    assert Limits.from_params({}) == Limits()
-    with pytest.raises(ValueError, match="unknown key"):
-        Limits.from_params({"limits": {"max_depth": 7}})
-    with pytest.raises(ValueError, match="positive"):
-        Limits.from_params({"limits": {"max_text_chars": 0}})
-
-
-def test_the_shipped_params_name_every_limit(params):
-    assert set(params["limits"]) == {"max_mail_bytes", "max_mime_depth", "max_text_chars", "max_field_chars"}
-    assert Limits.from_params(params) == Limits()  # the code's defaults are the shipped values
+def test_the_shipped_params_state_the_code_defaults_of_every_limit():
+    shipped = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    assert Limits.model_validate(shipped["limits"]) == Limits()
+    assert set(shipped["limits"]) == set(Limits.model_fields)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, sample
+from conftest import ROOT, as_yaml, sample
 from personal_data import leaks, personal_values
 
 BIN = Path(sys.executable).parent
@@ -35,9 +35,9 @@ def repo(tmp_path_factory, small_params, corpus, test_split, robustness):
     (folder / "data" / "drift").mkdir()
     for batch in ("yearend.csv", "spring_new_writers.csv"):
         shutil.copy(ROOT / "data" / "drift" / batch, folder / "data" / "drift" / batch)
-    params = {**small_params, "data": {**small_params["data"], "train": "data/inquiries.csv", "test": "data/test.csv", "robustness": "data/robustness.csv"}}
+    params = as_yaml(small_params)
+    params["data"].update(train="data/inquiries.csv", test="data/test.csv", robustness="data/robustness.csv")
     (folder / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True))
-    (folder / ".gitignore").write_text("mlflow.db\nmlruns/\n/models\n")
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
@@ -45,7 +45,12 @@ def repo(tmp_path_factory, small_params, corpus, test_split, robustness):
         "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
         "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.jp", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.jp",
     }
-    for command in (["git", "init", "-q"], ["dvc", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "fixture"]):
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        done = sh(*command, cwd=folder, env=env)
+        assert done.returncode == 0, done.stderr
+    shutil.copy(ROOT / ".dvc" / "config", folder / ".dvc" / "config")  # the project's remote
+    (folder / ".gitignore").write_text("mlflow.db\nmlruns/\n/models\n/.dvc-storage/\n")
+    for command in (["git", "add", "-A"], ["git", "commit", "-qm", "fixture"]):
         done = sh(*command, cwd=folder, env=env)
         assert done.returncode == 0, done.stderr
     first = sh("dvc", "repro", cwd=folder, env=env)
@@ -92,6 +97,25 @@ def test_a_fresh_clone_reproduces_the_lock_and_is_clean_after_repro(repo, tmp_pa
     assert "Running stage 'train'" in done.stdout
     assert sh("git", "status", "--porcelain", cwd=clone, env=env).stdout == ""
     assert registered_versions(clone, clone_env) == ["1"]
+
+
+def test_push_to_the_project_remote_and_pull_into_a_clone_instead_of_training(repo, tmp_path):
+    folder, env, _ = repo
+    for command in (["git", "add", "-A"], ["git", "commit", "-qm", "outputs"]):
+        sh(*command, cwd=folder, env=env)
+    pushed = sh("dvc", "push", cwd=folder, env=env)
+    assert pushed.returncode == 0, pushed.stderr[-2000:]
+    assert any((folder / ".dvc-storage").rglob("*")), "nothing pushed to the project's remote"
+    clone = tmp_path / "pulled"
+    assert sh("git", "clone", "-q", str(folder), str(clone), cwd=tmp_path, env=env).returncode == 0
+    # A team's clone points the remote at the shared folder, outside git (.dvc/config.local).
+    remote = sh("dvc", "remote", "modify", "--local", "storage", "url", str(folder / ".dvc-storage"), cwd=clone, env=env)
+    assert remote.returncode == 0, remote.stderr
+    pulled = sh("dvc", "pull", cwd=clone, env=env)
+    assert pulled.returncode == 0, pulled.stderr[-2000:]
+    assert (clone / "models" / "model.skops").read_bytes() == (folder / "models" / "model.skops").read_bytes()
+    status = sh("dvc", "status", "train", cwd=clone, env=env)
+    assert status.returncode == 0 and "up to date" in status.stdout, status.stdout
 
 
 def test_metrics_and_plots_show(repo):

@@ -151,12 +151,33 @@ def test_placeholders_are_upper_case_and_never_come_from_customer_text():
 
 
 def test_tagger_is_created_once_per_thread():
+    # One MeCab tagger per thread: reused by the same thread, never shared with another (MeCab's
+    # tagger is not thread-safe), and each thread's tokens are the same.
+    import threading
+
     from classifier.text import tagging
 
     tokenize("一回目")
     first = tagging._tagger()
     tokenize("二回目")
     assert tagging._tagger() is first
+    both_running = threading.Barrier(2, timeout=30)  # two threads alive at once, not one after the other
+    results = {}
+
+    def in_a_thread(name):
+        tokens = tokenize("注文した商品がまだ届きません")
+        tagger = tagging._tagger()
+        both_running.wait()
+        results[name] = (tagger, tagging._tagger() is tagger, tokens)
+
+    threads = [threading.Thread(target=in_a_thread, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (one, same_one, tokens_one), (two, same_two, tokens_two) = results[0], results[1]
+    assert same_one and same_two and one is not two and first not in (one, two)
+    assert tokens_one == tokens_two == tokenize("注文した商品がまだ届きません")
 
 
 # Characters NFKC changes, reorders or composes, mixed with kana, kanji and ASCII it leaves alone.

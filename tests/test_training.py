@@ -1,6 +1,8 @@
 """Model tests of tracked training: MLflow run and registry, pyfunc parity, the champion gate, routing."""
 
-import json
+import shutil
+import sqlite3
+from contextlib import closing
 
 import mlflow
 import pandas as pd
@@ -34,7 +36,7 @@ def test_run_logs_params_metrics_and_artifacts(tracked_run):
 def test_no_personal_data_in_artifacts(tracked_run, small_data):
     # Reports may quote inquiries only redacted (the evaluation lists its most confident errors that
     # way); no planted phone, mail address, postal code or order number may reach an artifact.
-    frames = [pd.read_csv(small_data[s], dtype=str, keep_default_na=False) for s in ("train", "test")]
+    frames = [pd.read_csv(path, dtype=str, keep_default_na=False) for path in (small_data.train, small_data.test)]
     planted = {p for frame in frames for p in "|".join(frame["pii"]).split("|") if p}
     artifacts = [a for a in (tracked_run["folder"] / "mlruns").rglob("*") if a.is_file() and a.suffix != ".png"]
     blob = "\n".join(a.read_text(errors="ignore") for a in artifacts if a.stat().st_size < 5_000_000)
@@ -54,8 +56,8 @@ def test_registered_version_predicts_exactly_as_the_joblib_file(tracked_run, tes
     frame = test_split.head(60)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     assert (pyfunc.predict(frame[["subject", "body"]]) == pipeline.predict(frame)).all()
-    from_file = Scorer.load(tracked_run["model_dir"]).score(frame, params["sla"])
-    from_registry = Scorer.load(f"models:/{name}@champion").score(frame, params["sla"])
+    from_file = Scorer.load(tracked_run["model_dir"]).score(frame, params.sla)
+    from_registry = Scorer.load(f"models:/{name}@champion").score(frame, params.sla)
     columns = ["id", "topic", "topic_confidence", "urgency", "urgency_confidence", "route", "explanation", "queue_position"]
     pd.testing.assert_frame_equal(from_file[columns], from_registry[columns])
 
@@ -69,14 +71,14 @@ def test_first_version_becomes_champion(tracked_run):
 
 
 def test_champion_gate_refuses_a_worse_model(tracked_run, small_params, small_data, tmp_path):
-    worse = json.loads(json.dumps(small_params))
-    worse["selection"]["grid"] = {"estimator": ["complement_nb"], "C": [0.01], "chain": [False]}
-    train.main(worse, small_data["train"], tmp_path / "models")
+    grid = {"estimator": ["complement_nb"], "C": [0.01], "chain": [False]}
+    worse = small_params.model_copy(update={"selection": small_params.selection.model_copy(update={"grid": grid})})
+    train.main(worse, small_data.train, tmp_path / "models")
     from classifier.stages import evaluate
 
-    metrics = evaluate.main(tmp_path / "models", small_data["test"], tmp_path / "reports")
+    metrics = evaluate.main(tmp_path / "models", small_data.test, tmp_path / "reports")
     assert metrics["model"]["topic_macro_f1"] < tracked_run["metrics"]["model"]["topic_macro_f1"]
-    outcome = register.main(worse, tmp_path / "models", tmp_path / "reports")
+    outcome = register.main(worse.registry, tmp_path / "models", tmp_path / "reports")
     assert not outcome["promoted"]
     assert outcome["reason"].startswith("worse than the champion: topic_macro_f1")
     client = MlflowClient()
@@ -130,7 +132,7 @@ def test_explanations_name_terms_from_the_text(model_dir, params):
     scorer = Scorer.load(model_dir)
     frame = pd.DataFrame({"id": ["x"], "received_at": ["2026-03-01T10:00:00+09:00"], "subject": [""],
                           "body": ["クレジットカードで二重に請求されています。確認してください。"]})
-    explanation = scorer.score(frame, params["sla"]).loc[0, "explanation"]
+    explanation = scorer.score(frame, params.sla).loc[0, "explanation"]
     assert explanation.startswith("topic: ") and "| urgency: " in explanation
     assert any(term in explanation for term in ("請求", "二重", "カード", "「二重」", "「請求」"))
 
@@ -149,3 +151,29 @@ def test_evaluation_shows_three_views_and_the_behaviour_suite(tracked_run):
     assert "writer-grouped CV" in report and "Behaviour suite" in report
     run = tracking.training_run(tracked_run["metadata"]["model_sha256"])
     assert {"robustness_topic_macro_f1", "behaviour_repeated_contact", "behaviour_invariance"} <= set(run.data.metrics)
+
+
+def test_a_moved_store_finds_its_artifacts_beside_it(tracked_run, test_split, params, tmp_path, monkeypatch):
+    """The store is moved (database and mlruns/ together): the registered model still loads, from the
+    new place, and nothing in the database points at the old one."""
+    original = tracked_run["folder"]
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    for name in ("mlflow.db", "mlruns"):
+        (shutil.copytree if (original / name).is_dir() else shutil.copy)(original / name, moved / name)
+    hidden = original.with_name(original.name + ".away")
+    original.rename(hidden)  # the old location is gone while the moved store is used
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{moved / 'mlflow.db'}")
+        tracking.configure()
+        scored = Scorer.load(f"models:/{tracked_run['registration']['model_name']}@champion").score(
+            test_split.head(5), params.sla
+        )
+        assert scored["error"].eq("").all()
+        with closing(sqlite3.connect(moved / "mlflow.db")) as db:
+            dump = "\n".join(db.iterdump())
+        assert str(original) not in dump and str(moved) in dump
+        assert tracking.relocate(moved / "mlflow.db") == 0  # in place now: nothing more to rewrite
+    finally:
+        hidden.rename(original)
+        mlflow.set_tracking_uri(f"sqlite:///{original / 'mlflow.db'}")

@@ -1,4 +1,11 @@
-"""Command line: `classifier train` and `classifier score`, thin layers over the modules."""
+"""Command line: `classifier train`, `score`, `drift` and `queue`, thin layers over the modules.
+
+Conventions: a bad path, file or parameter prints one line naming it and exits 2 (no traceback);
+`-v`/`-q` set the log level (logs go to stderr, results to stdout); the library modules are imported
+inside the commands, so `classifier queue` and `--help` start without loading pandas or
+scikit-learn. Parameters come from `--params` or the params.yaml of the project the working directory
+is in, the model from `--model` or that project's models/.
+"""
 
 from __future__ import annotations
 
@@ -6,85 +13,144 @@ import logging
 import os
 import signal
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from classifier.config import DEFAULT_PARAMS, load_params
-from classifier.io import contract
-from classifier.io.inputs import FORMATS, InputError, check_not_input, read_chunks
-from classifier.io.limits import Limits
-from classifier.model import ModelFileError
-from classifier.monitoring import drift
-from classifier.serving.score import Scorer, check_output, run_batch
+from classifier.io.formats import InputFormat, timestamp_or_empty
 
+if TYPE_CHECKING:
+    from classifier.config import Config
+
+DISTRIBUTION = "inquiry-triage"
+log = logging.getLogger("classifier")
 app = typer.Typer(help="Triage Japanese shop inquiries by topic and urgency.", no_args_is_help=True)
 # Piped output (CI logs, `make run | tee`) would otherwise be cut at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 STYLE = {"red": "bold red", "orange": "dark_orange", "green": "green"}
+
+PARAMS_HELP = "Parameters file (default: params.yaml of the project the working directory is in)."
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            console.print(f"{DISTRIBUTION} {version(DISTRIBUTION)}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            console.print(f"{DISTRIBUTION} (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output (-vv: debug)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors."),
+    _: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Triage Japanese shop inquiries by topic and urgency."""
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    console.quiet = quiet
+
+
+def _config(params: Path | None) -> Config:
+    from classifier.config import ConfigError, load_config  # pydantic loads only for a command that reads params
+
+    try:
+        return load_config(params)
+    except ConfigError as error:
+        _fail(error)
+
+
+def _model_folder(model: str | None) -> str:
+    """`--model`, else the models/ folder of the project the working directory is in."""
+    if model:
+        return model
+    from classifier.config import ConfigError, find_params
+
+    try:
+        return str(find_params().parent / "models")
+    except ConfigError:
+        _fail("no --model given and no project (params.yaml) in this folder or above it")
 
 
 @app.command()
 def train(
-    data_path: Path = typer.Option(Path("data/inquiries.csv"), "--data", help="Labeled inquiries (CSV, JSONL, Parquet)."),
-    out: Path = typer.Option(Path("models"), "--out", help="Model directory to write."),
-    params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file."),
+    data_path: Path = typer.Option(None, "--data", help="Labeled inquiries (CSV, JSONL, Parquet); default: params.yaml data.train."),
+    out: Path = typer.Option(None, "--out", help="Model directory to write; default: the project's models/."),
+    params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
 ) -> None:
     """Select by cross-validation, train on labeled inquiries, save the model and track the run in MLflow."""
+    from classifier.io import contract
     from classifier.stages import (
-        train as train_stage,  # MLflow and the report stack load only for training
+        train as train_stage,  # MLflow and the report stack load only here
     )
 
+    config = _config(params)
+    data = data_path or config.path(config.data.train)
+    if not data.is_file():
+        _fail(f"{data}: no such file")
     try:
-        metadata = train_stage.main(load_params(params), data_path, out)
-    except (contract.InquiryDataError, FileNotFoundError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
-    console.print(f"model written to {out}/; cross-validated metrics: {metadata['cv_metrics']}")
+        metadata = train_stage.main(config, data, out or config.root / "models")
+    except (contract.InquiryDataError, OSError) as error:
+        _fail(error)
+    console.print(f"model written to {out or config.root / 'models'}; cross-validated metrics: {metadata['cv_metrics']}")
 
 
 @app.command()
 def score(
     input_path: Path = typer.Argument(..., help="New mail: a folder of .eml, an mbox, a Maildir, or CSV/JSONL/Parquet."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored queue (.csv, .jsonl, .parquet)."),
-    model_source: str = typer.Option("models", "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion)."),
-    fmt: str = typer.Option(None, "--format", help="Input format, when the path does not tell: " + ", ".join(FORMATS)),
-    chunk_size: int = typer.Option(1000, min=1, help="Records per chunk: memory stays bounded by it, workers share the chunks."),
+    model_source: str = typer.Option(
+        None, "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/."
+    ),
+    fmt: InputFormat = typer.Option(None, "--format", help="Input format, when the path does not tell."),
+    chunk_size: int = typer.Option(None, min=1, help="Records per chunk (default: params.yaml scoring.chunk_size)."),
     encoding: str = typer.Option("auto", "--encoding", help="Text encoding of CSV/JSONL input; auto: UTF-8 (BOM or not), else CP932 (Shift_JIS)."),
     recursive: bool = typer.Option(False, "--recursive", help="Also read .eml files in subfolders of a mail folder."),
-    params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (SLA hours)."),
+    params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
     show: int = typer.Option(20, help="How many queue rows to print."),
     drift_columns: bool = typer.Option(False, "--drift-columns", help="Also write the model's tokens, for `classifier drift`."),
-    jobs: int = typer.Option(0, "--jobs", help="Worker processes (0: one per core)."),
+    jobs: int = typer.Option(0, "--jobs", min=0, help="Worker processes (0: one per core)."),
     csv_escape: bool = typer.Option(
-        True, "--csv-escape/--no-csv-escape",
+        True,
+        "--csv-escape/--no-csv-escape",
         help="In CSV output, prefix ' to text cells starting with = + - @ tab or CR, so a spreadsheet shows them as text "
         "(OWASP CSV injection); --no-csv-escape for programs that read the file.",
     ),
 ) -> None:
     """Score new mail into the triage queue: one output record per input record, errors included."""
+    from classifier.io import contract
+    from classifier.io.inputs import InputError, check_not_input, read_chunks
+    from classifier.model import ModelFileError
+    from classifier.serving.score import Scorer, check_output, run_batch
+
     signal.signal(signal.SIGTERM, _interrupt)  # cleaned up like Ctrl-C: no partial output, no temporary files
     try:
         # The input is checked before the model loads: a wrong path fails in a second, not after it.
         check_not_input(input_path, output)
         check_output(output)
-        run_params = load_params(params)
-        limits = Limits.from_params(run_params)
-        chunks = read_chunks(input_path, fmt, chunk_size, encoding, recursive, limits)
-        scorer = Scorer.load(model_source, drift_columns, limits)
-        summary = run_batch(scorer, chunks, output, run_params["sla"], top=show, jobs=jobs or os.cpu_count() or 1, csv_escape=csv_escape)
+        config = _config(params)
+        size = chunk_size or config.scoring.chunk_size
+        chunks = read_chunks(input_path, fmt.value if fmt else None, size, encoding, recursive, config.limits)
+        scorer = Scorer.load(_model_folder(model_source), drift_columns, config.limits, config.scoring)
+        summary = run_batch(
+            scorer, chunks, output, config.sla, top=show, jobs=jobs or os.cpu_count() or 1, csv_escape=csv_escape
+        )
     except (ModelFileError, InputError, contract.InquiryDataError, OSError, ValueError) as error:
-        raise _failure(error) from error
+        _fail(error)
     except KeyboardInterrupt:
-        console.print(f"[red]interrupted:[/red] {escape(str(output))} not written (left as it was)", soft_wrap=True)
+        errors.print(f"[red]interrupted:[/red] {escape(str(output))} not written (left as it was)", soft_wrap=True)
         raise typer.Exit(128 + _interrupted[-1] if _interrupted else 130) from None
     if show:
-        print_queue(summary["top"], show)
+        print_queue(summary["top"].to_dict("records"), show)
     colours = summary["colours"]
     console.print(
         f"{summary['records']} records → {output}: {colours['red']} red, {colours['orange']} orange, "
@@ -95,19 +161,25 @@ def score(
 
 @app.command("drift")
 def drift_command(
-    current: Path = typer.Option(..., "--current", help="A batch scored by `classifier score --drift-columns`."),
-    reference: Path = typer.Option(Path("models"), "--reference", help="Model directory with the reference profile."),
-    params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (drift thresholds)."),
+    current: Path = typer.Option(
+        ..., "--current", exists=True, dir_okay=False, help="A batch scored by `classifier score --drift-columns`."
+    ),
+    reference: str = typer.Option(None, "--reference", help="Model directory with the reference profile; default: the project's models/."),
+    params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
     json_out: Path = typer.Option(None, "--json", help="Where to write the report (default: next to --current)."),
 ) -> None:
     """Compare a scored batch with the training data; exit 1 when drift is found."""
+    from classifier.io import contract
+    from classifier.monitoring import drift
+
+    config = _config(params)
+    folder = _model_folder(reference)
     try:
-        profile, sample = drift.load_reference(reference)
-        limits = load_params(params)["drift"]
-        report = drift.compare(profile, sample, contract.read_table(current), limits)
+        profile, sample = drift.load_reference(folder)
+        report = drift.compare(profile, sample, contract.read_table(current), config.drift, config.seed)
     except (OSError, contract.InquiryDataError, KeyError, ValueError) as error:
-        raise _failure(error) from error
-    table = Table(title=f"Drift of {current} against {reference}")
+        _fail(error)
+    table = Table(title=f"Drift of {current} against {folder}")
     for column in ("check", "statistic", "value", "threshold", "verdict", "detail"):
         table.add_column(column)
     for check in report.checks:
@@ -117,7 +189,10 @@ def drift_command(
     if report.new_terms:
         console.print("new frequent terms: " + ", ".join(f"{t} ({n})" for t, n in report.new_terms))
     out = json_out or current.with_suffix(".drift.json")
-    out.write_text(report.to_json() + "\n", encoding="utf-8")
+    try:
+        out.write_text(report.to_json() + "\n", encoding="utf-8")
+    except OSError as error:
+        _fail(error)
     console.print(f"{'DRIFT FOUND' if report.drift else 'no drift'}: report written to {out}")
     if report.drift:
         raise typer.Exit(1)
@@ -129,18 +204,17 @@ def queue(
     show: int = typer.Option(20, help="How many queue rows to print."),
 ) -> None:
     """Print a scored queue again, with its counts."""
+    from classifier.serving.queue_view import NotAQueueError, read_scored
+
     try:
-        scored = contract.read_table(scored_path)
-        missing = [c for c in ("queue_position", "colour", "route", "error") if c not in scored]
-        if missing:
-            raise contract.InquiryDataError(scored_path, [contract.Problem(None, c, "missing column (not a scored queue?)") for c in missing])
-    except (OSError, contract.InquiryDataError, ValueError) as error:
-        raise _failure(error) from error
+        scored = read_scored(scored_path)
+    except (OSError, NotAQueueError, ValueError) as error:
+        _fail(error)
     print_queue(scored, show)
-    counts = scored["colour"].value_counts().to_dict()
+    colours = [row["colour"] for row in scored]
     console.print(
-        f"{len(scored)} records: " + ", ".join(f"{counts.get(c, 0)} {c}" for c in ("red", "orange", "green"))
-        + f"; {int(scored['route'].eq('review').sum())} to review; {int(scored['error'].ne('').sum())} with errors"
+        f"{len(scored)} records: " + ", ".join(f"{colours.count(c)} {c}" for c in ("red", "orange", "green"))
+        + f"; {sum(row['route'] == 'review' for row in scored)} to review; {sum(row['error'] != '' for row in scored)} with errors"
     )
 
 
@@ -153,8 +227,8 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _failure(error: Exception) -> typer.Exit:
-    """Print an error as one unwrapped line (no traceback) and give the exit for it (2).
+def _fail(error: Exception | str) -> NoReturn:
+    """Print an error as one unwrapped line on stderr (no traceback) and exit 2.
 
     OSError's own text leads with its errno; paths and messages may hold [brackets] rich would
     take for markup."""
@@ -162,33 +236,33 @@ def _failure(error: Exception) -> typer.Exit:
         text = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
     else:
         text = " ".join(str(error).split())
-    console.print(f"[red]error:[/red] {escape(text)}", soft_wrap=True)
-    return typer.Exit(2)
+    errors.print(f"[red]error:[/red] {escape(text)}", soft_wrap=True)
+    raise typer.Exit(2)
 
 
-def print_queue(scored: pd.DataFrame, show: int) -> None:
-    """The first `show` rows in queue order; `received_at` only when it is a timestamp, as a
+def print_queue(scored: list[dict[str, Any]], show: int) -> None:
+    """The first `show` records in queue order; `received_at` only when it is a timestamp, as a
     scored file written by an older version may echo whatever the input had there."""
-    scored = scored.sort_values("queue_position", key=lambda s: pd.to_numeric(s, errors="coerce"), kind="stable")
     table = Table(title="Triage queue")
     for column in ("#", "id", "received_at", "urgency", "topic", "conf.", "route", "due_by", "error"):
         table.add_column(column)
-    for row in scored.head(show).itertuples():
-        colour = row.colour if isinstance(row.colour, str) and row.colour else ""
+    for row in scored[:show]:
+        colour = row["colour"] if isinstance(row["colour"], str) else ""
         # Text cells, not markup: ids and errors may hold [brackets], and unscored rows have no style.
         cells = (
-            str(row.queue_position), str(row.id), contract.timestamp_or_empty(str(row.received_at)),
-            str(row.urgency) if colour else "-",
-            str(row.topic) if colour else "-",
-            f"{float(row.topic_confidence):.2f}/{float(row.urgency_confidence):.2f}" if colour else "-",
-            str(row.route) if colour else "-",
-            str(row.due_by)[:16],
-            str(row.error),
+            str(row["queue_position"]),
+            str(row["id"]),
+            timestamp_or_empty(str(row["received_at"])),
+            str(row["urgency"]) if colour else "-",
+            str(row["topic"]) if colour else "-",
+            f"{float(row['topic_confidence']):.2f}/{float(row['urgency_confidence']):.2f}" if colour else "-",
+            str(row["route"]) if colour else "-",
+            str(row["due_by"])[:16],
+            str(row["error"]),
         )
         table.add_row(*(Text(cell, style=STYLE.get(colour, "") if column == 3 else "") for column, cell in enumerate(cells)))
     console.print(table)
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app()

@@ -209,7 +209,7 @@ def run_suite(pipeline: Any, base: pd.DataFrame, per_test: int = 150, seed: int 
     got = model.predict(pipeline, frame[["subject", "body", "received_at"]])
     base_topic, base_urgency = predicted["topic"].to_numpy(), predicted["urgency"].to_numpy()
     results = frame.assign(predicted_topic=got["topic"].to_numpy(), predicted_urgency=got["urgency"].to_numpy())
-    passed = []
+    passed: list[bool | None] = []
     for case in results.itertuples(index=False):
         if case.test == "identity_invariance":
             passed.append(None)  # decided per pair below

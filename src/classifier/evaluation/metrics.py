@@ -5,6 +5,7 @@ the robustness set, the behaviour suite of `classifier.evaluation.behaviour`).""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,7 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return float(total)
 
 
-def calibration_metrics(truth: pd.DataFrame, predicted: pd.DataFrame, probabilities: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+def calibration_metrics(truth: pd.DataFrame, predicted: pd.DataFrame, probabilities: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, float]:
     """ECE of the top-label confidence per head; log loss when full probabilities are given."""
     metrics = {}
     for name in LABEL_COLUMNS:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.model_selection import train_test_split
+
+from classifier.io.formats import check_timestamp, timestamp_or_empty  # noqa: F401 - part of the contract
 
 TOPICS = ("wrong_item", "non_delivery", "usage", "return", "campaign", "other")
 URGENCIES = ("high", "medium", "low")
@@ -73,30 +74,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
     else:
         raise InquiryDataError(path, [Problem(None, "path", f"unknown file type '{suffix}' (use .csv, .jsonl or .parquet)")])
     return frame_as_text(frame)
-
-
-def check_timestamp(value: str) -> str | None:
-    """None if `value` is ISO 8601 with a UTC offset, else what is wrong with it."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return "not an ISO 8601 timestamp"
-    if parsed.tzinfo is None:
-        return "timestamp has no UTC offset"
-    return None
-
-
-def timestamp_or_empty(value: str) -> str:
-    """`value` if it is an ISO 8601 timestamp (with or without offset), else ''.
-
-    Scored output shows `received_at` through this: a value that is no timestamp at all may be
-    anything (a shifted column puts a name or a phone number there), and the error column says why
-    it is empty. A timestamp without offset is kept: it can hold nothing else, and is still useful."""
-    try:
-        datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return ""
-    return value
 
 
 def find_problems(frame: pd.DataFrame, require_labels: bool = True) -> list[Problem]:

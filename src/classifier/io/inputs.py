@@ -32,8 +32,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from classifier.config import Limits
 from classifier.io.contract import frame_as_text
-from classifier.io.limits import Limits
+from classifier.io.formats import FORMATS
 from classifier.io.mail import (
     MailRecord,
     eml_files,
@@ -43,7 +44,6 @@ from classifier.io.mail import (
     raw_mbox,
 )
 
-FORMATS = ("eml", "mbox", "maildir", "csv", "jsonl", "parquet")
 # topic and urgency pass through when the input is labeled (drift and evaluation read them).
 COLUMNS = ("id", "received_at", "channel", "subject", "body", "topic", "urgency", "in_reply_to", "references", "input_error")
 # Tried in order by --encoding auto: UTF-8 (BOM or not) first, as a stray CP932 file almost never
@@ -297,7 +297,7 @@ def check_not_input(input_path: Path, output: Path) -> None:
         raise InputError(f"{output}: is the input itself; write the scored queue to another file")
 
 
-def materialize(chunk: pd.DataFrame, max_mime_depth: int = Limits.max_mime_depth) -> pd.DataFrame:
+def materialize(chunk: pd.DataFrame, max_mime_depth: int = Limits().max_mime_depth) -> pd.DataFrame:
     """A chunk with the COLUMNS above: mail chunks are parsed, table chunks pass unchanged."""
     if "raw_mail" not in chunk:
         return chunk

@@ -16,11 +16,13 @@ import html
 import mailbox
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import BinaryIO
+
+from classifier.config import Limits
 
 # --- charsets --------------------------------------------------------------------------------
 
@@ -73,7 +75,7 @@ def decode_iso2022jp(data: bytes) -> str:
 
 
 # A declared charset and the codecs that decode what senders actually mean by it, best first.
-_CHARSET_CHAIN = {
+_CHARSET_CHAIN: dict[str, tuple[str | Callable[[bytes], str], ...]] = {
     "iso-2022-jp": (decode_iso2022jp,),
     "shift_jis": ("cp932",),
     "sjis": ("cp932",),
@@ -261,8 +263,8 @@ def _text_parts(message: email.message.Message) -> tuple[list[email.message.Mess
 
 
 def _part_text(part: email.message.Message) -> str:
-    payload = part.get_payload(decode=True) or b""
-    text = decode_bytes(payload, part.get_content_charset())
+    payload = part.get_payload(decode=True)
+    text = decode_bytes(payload if isinstance(payload, bytes) else b"", part.get_content_charset())
     return html_to_text(text) if part.get_content_type() == "text/html" else text
 
 
@@ -312,7 +314,7 @@ class RawMail:
     problem: str = ""  # why the bytes could not be read
 
 
-DEFAULT_MAX_DEPTH = 50
+DEFAULT_MAX_DEPTH = Limits().max_mime_depth
 
 
 def mime_depth(message: email.message.Message) -> int:
@@ -349,7 +351,7 @@ def parse_raw(raw: RawMail, max_depth: int = DEFAULT_MAX_DEPTH) -> MailRecord:
         return MailRecord(id=raw.source, source=raw.source, problems=[f"unparseable mail ({type(error).__name__})"])
 
 
-DEFAULT_MAX_BYTES = 10_000_000
+DEFAULT_MAX_BYTES = Limits().max_mail_bytes
 
 
 def display_path(path: Path | str) -> str:
@@ -383,7 +385,8 @@ def eml_files(directory: Path, recursive: bool = False) -> tuple[list[Path], int
     equal file names in two subfolders stay distinct.
 
     Symbolic links to folders are not followed, so a link loop cannot make the walk endless."""
-    found, skipped = [], 0
+    found: list[Path] = []
+    skipped = 0
     for folder, subfolders, names in os.walk(directory):
         subfolders.sort()
         emls = [Path(folder) / name for name in names if name.lower().endswith(".eml")]

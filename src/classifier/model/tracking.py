@@ -6,11 +6,15 @@ working directory, both git-ignored; set the variable to use a server.
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
+from contextlib import closing
 from collections.abc import Mapping, Sequence
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import mlflow
 import mlflow.sklearn
@@ -22,8 +26,10 @@ from mlflow.exceptions import MlflowException
 
 from classifier.model.pipeline import TRUSTED_TYPES, UntrustedModelError, load_trusted
 
+log = logging.getLogger(__name__)
 EXPERIMENT = "inquiry-triage"
 DEFAULT_URI = "sqlite:///mlflow.db"
+ARTIFACTS = "mlruns"  # beside the SQLite database
 CANDIDATE, CHAMPION = "candidate", "champion"
 MODEL_TAG, MODEL_URI_TAG = "model_sha256", "model_uri"
 # What the evaluation stage writes under reports/ that belongs on the run.
@@ -37,17 +43,59 @@ INPUT_EXAMPLE = pd.DataFrame(
 
 
 def configure() -> str:
-    """Point MLflow at the configured store; a SQLite store keeps its artifacts beside the database."""
+    """Point MLflow at the configured store; a SQLite store keeps its artifacts beside the database
+    (`mlruns/`), and follows them when the two were moved or copied together (`relocate`)."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
     # MLflow's own loaders unpickle (or trust the artifact's skops list) unless told not to; `load`
     # below is this project's way in. An explicit setting by the user is kept.
     os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    database = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    if database is not None and database.is_file():
+        relocate(database)
     mlflow.set_tracking_uri(uri)
-    if uri.startswith("sqlite:///") and mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        artifacts = Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlruns"
-        mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
+    if database is not None and mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_root(database))
     mlflow.set_experiment(EXPERIMENT)
     return uri
+
+
+def artifact_root(database: Path) -> str:
+    return (database.resolve().parent / ARTIFACTS).as_uri()
+
+
+def relocate(database: Path) -> int:
+    """Point a SQLite store that was moved or copied with its `mlruns/` at the artifacts beside it;
+    returns how many stored values were rewritten.
+
+    MLflow stores absolute artifact locations (the experiment's, each run's, each logged model's), so
+    a store moved with its project would look for its artifacts where it was made. Every text value
+    that starts with the old root is rewritten to start with the new one, whichever table holds it,
+    so the rewrite does not depend on the schema of one MLflow version.
+    """
+    new_root = artifact_root(database)
+    with closing(sqlite3.connect(database)) as db, db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'experiments'").fetchone():
+            return 0
+        row = db.execute("SELECT artifact_location FROM experiments WHERE name = ?", (EXPERIMENT,)).fetchone()
+        if row is None or row[0] == new_root or not row[0].startswith("file://") or not row[0].endswith("/" + ARTIFACTS):
+            return 0  # a store this project did not lay out, or already in place
+        old_root = row[0]
+        prefixes = [(old_root, new_root), (urlparse(old_root).path, urlparse(new_root).path)]
+        changed = 0
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            columns = [c[1] for c in db.execute(f'PRAGMA table_info("{table}")') if "CHAR" in c[2].upper() or "TEXT" in c[2].upper()]
+            for column in columns:
+                for old, new in prefixes:
+                    # The root itself or a path under it, not a sibling that shares its first letters.
+                    cursor = db.execute(
+                        f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '
+                        f'WHERE substr("{column}", 1, ?) = ? AND substr("{column}", ?, 1) IN (\'\', \'/\')',
+                        (new, len(old) + 1, len(old), old, len(old) + 1),
+                    )
+                    changed += cursor.rowcount
+    log.info("MLflow store %s moved: %d artifact locations now under %s", database, changed, new_root)
+    return changed
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

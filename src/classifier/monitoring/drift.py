@@ -26,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+from classifier.config import DriftConfig
 from classifier.io.contract import LABEL_COLUMNS, TOPICS, URGENCIES
 from classifier.text import redact
 
@@ -163,21 +164,21 @@ class DriftReport:
         )
 
 
-def distribution_check(name: str, reference: Mapping[str, float], current: pd.Series, labels: Sequence[str], limits: Mapping[str, float]) -> Check:
+def distribution_check(name: str, reference: Mapping[str, float], current: pd.Series, labels: Sequence[str], limits: DriftConfig) -> Check:
     observed = np.array([(current == label).sum() for label in labels], dtype=float)
     expected = np.array([reference[label] for label in labels], dtype=float)
     value = psi(expected, observed / max(1, observed.sum()))
     chi2 = stats.chisquare(observed + 0.5, (np.clip(expected, 1e-4, None) / np.clip(expected, 1e-4, None).sum()) * (observed.sum() + 0.5 * len(labels)))
-    drift = value >= limits["psi"] and chi2.pvalue < limits["p_value"]
-    return Check(name, "PSI", round(value, 4), limits["psi"], bool(drift), f"chi-square p={chi2.pvalue:.2g}")
+    drift = value >= limits.psi and chi2.pvalue < limits.p_value
+    return Check(name, "PSI", round(value, 4), limits.psi, bool(drift), f"chi-square p={chi2.pvalue:.2g}")
 
 
-def sample_check(name: str, reference: Sequence[float], current: pd.Series, bins: np.ndarray, limits: Mapping[str, float]) -> Check:
+def sample_check(name: str, reference: Sequence[float], current: pd.Series, bins: np.ndarray, limits: DriftConfig) -> Check:
     values = pd.to_numeric(current, errors="coerce").dropna().to_numpy()
     ks = stats.ks_2samp(reference, values)
     value = psi(binned(reference, bins), binned(values, bins))
-    drift = value >= limits["psi"] and ks.pvalue < limits["p_value"]
-    return Check(name, "PSI", round(value, 4), limits["psi"], bool(drift), f"KS D={ks.statistic:.3f} p={ks.pvalue:.2g}")
+    drift = value >= limits.psi and ks.pvalue < limits.p_value
+    return Check(name, "PSI", round(value, 4), limits.psi, bool(drift), f"KS D={ks.statistic:.3f} p={ks.pvalue:.2g}")
 
 
 def new_terms(vocabulary: Mapping[str, int], tokens: pd.Series, top: int) -> tuple[float, list[tuple[str, int]]]:
@@ -216,7 +217,7 @@ def performance(current: pd.DataFrame) -> dict[str, Any]:
     return result
 
 
-def weekly(current: pd.DataFrame, reference: Mapping[str, Any], limits: Mapping[str, float]) -> list[dict[str, Any]]:
+def weekly(current: pd.DataFrame, reference: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per ISO week of `received_at`: volume, urgency PSI against the reference, mean confidence."""
     arrival = pd.to_datetime(current["received_at"], utc=True, errors="coerce", format="ISO8601")
     rows = []
@@ -231,7 +232,7 @@ def weekly(current: pd.DataFrame, reference: Mapping[str, Any], limits: Mapping[
     return rows
 
 
-def compare(profile: Mapping[str, Any], sample: sp.csr_matrix, current: pd.DataFrame, limits: Mapping[str, Any], seed: int = 0) -> DriftReport:
+def compare(profile: Mapping[str, Any], sample: sp.csr_matrix, current: pd.DataFrame, limits: DriftConfig, seed: int = 0) -> DriftReport:
     """Every drift check of a scored batch against the reference profile."""
     scored = current[current["topic"].notna() & current["topic"].astype(str).ne("")]
     checks = [
@@ -244,14 +245,14 @@ def compare(profile: Mapping[str, Any], sample: sp.csr_matrix, current: pd.DataF
     terms: list[tuple[str, int]] = []
     if "tokens" in scored:
         tokens = scored["tokens"].fillna("").astype(str)
-        rate, terms = new_terms(profile["vocabulary"], tokens, limits["new_terms"])
-        checks.append(Check("out-of-vocabulary rate", "OOV rate", round(rate, 4), round(profile["oov_rate"] + limits["oov_increase"], 4),
-                            bool(rate >= profile["oov_rate"] + limits["oov_increase"]), f"reference {profile['oov_rate']:.3f}"))
+        rate, terms = new_terms(profile["vocabulary"], tokens, limits.new_terms)
+        checks.append(Check("out-of-vocabulary rate", "OOV rate", round(rate, 4), round(profile["oov_rate"] + limits.oov_increase, 4),
+                            bool(rate >= profile["oov_rate"] + limits.oov_increase), f"reference {profile['oov_rate']:.3f}"))
         rng = np.random.default_rng(seed)
         pick = np.sort(rng.choice(len(tokens), size=min(len(tokens), sample.shape[0]), replace=False))
         current_sample = hashed(tokens.iloc[pick].tolist())
         auc = domain_auc(sample, current_sample, seed)
-        threshold = auc_threshold(sample.shape[0], current_sample.shape[0], limits["domain_auc"])
+        threshold = auc_threshold(sample.shape[0], current_sample.shape[0], limits.domain_auc)
         checks.append(Check("text (domain classifier)", "ROC-AUC", round(auc, 4), round(threshold, 4), bool(auc >= threshold),
                             f"{sample.shape[0]} reference vs {current_sample.shape[0]} current documents"))
     perf = performance(scored)
@@ -259,6 +260,6 @@ def compare(profile: Mapping[str, Any], sample: sp.csr_matrix, current: pd.DataF
         expected = profile["accuracy"][name]
         value = perf[name].get("accuracy", perf[name]["estimated_accuracy"])
         kind = "accuracy" if "accuracy" in perf[name] else "estimated accuracy"
-        checks.append(Check(f"{name} performance", kind, round(value, 4), round(expected - limits["accuracy_drop"], 4),
-                            bool(value < expected - limits["accuracy_drop"]), f"reference {expected:.3f}"))
-    return DriftReport(len(current), checks, perf, terms, weekly(scored, profile, limits))
+        checks.append(Check(f"{name} performance", kind, round(value, 4), round(expected - limits.accuracy_drop, 4),
+                            bool(value < expected - limits.accuracy_drop), f"reference {expected:.3f}"))
+    return DriftReport(len(current), checks, perf, terms, weekly(scored, profile))

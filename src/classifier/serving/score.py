@@ -34,10 +34,10 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from classifier import model
+from classifier.config import Limits, ScoringConfig, SlaConfig
 from classifier.io import contract
 from classifier.io.contract import COLOURS
 from classifier.io.inputs import materialize
-from classifier.io.limits import Limits
 from classifier.model.explain import Explainer
 from classifier.serving import followups, routing, sla
 from classifier.text import order_numbers, redact
@@ -127,33 +127,43 @@ def queue_decisions(keys: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def deadlines(received_at: Iterable[str], urgency: Iterable[Any], sla_params: dict[str, Any]) -> list[str]:
+def deadlines(received_at: Iterable[str], urgency: Iterable[Any], sla_config: SlaConfig) -> list[str]:
     """`due_by` per record ('' for unscored records)."""
-    return [sla.due_by(r, u, sla_params) if isinstance(u, str) else "" for r, u in zip(received_at, urgency)]
+    return [sla.due_by(r, u, sla_config) if isinstance(u, str) else "" for r, u in zip(received_at, urgency)]
 
 
-def finalize(keys: pd.DataFrame, sla_params: dict[str, Any]) -> pd.DataFrame:
+def finalize(keys: pd.DataFrame, sla_config: SlaConfig) -> pd.DataFrame:
     """The batch-wide decisions and the deadlines that follow from them."""
     decisions = queue_decisions(keys)
-    decisions["due_by"] = deadlines(keys["received_at"].tolist(), decisions["urgency"], sla_params)
+    decisions["due_by"] = deadlines(keys["received_at"].tolist(), decisions["urgency"], sla_config)
     return decisions
 
 
 class Scorer:
     """A loaded model, ready to score frames of inquiries."""
 
-    def __init__(self, pipeline: Any, metadata: dict[str, Any], version: str, drift_columns: bool = False, limits: Limits = Limits()):
+    def __init__(
+        self,
+        pipeline: Any,
+        metadata: dict[str, Any],
+        version: str,
+        drift_columns: bool = False,
+        limits: Limits = Limits(),
+        scoring: ScoringConfig = ScoringConfig(),
+    ):
         self.pipeline = pipeline
         self.limits = limits
         self.metadata = metadata
         self.version = version
-        self.explainer = Explainer(pipeline)
+        self.explainer = Explainer(pipeline, scoring.explanation_terms)
         # The model's tokens per record (names masked), for `classifier drift`; off by default (two more MeCab passes).
         self.drift_columns = drift_columns
         self.columns = OUTPUT_COLUMNS + (DRIFT_COLUMNS if drift_columns else ())
 
     @classmethod
-    def load(cls, source: str | Path, drift_columns: bool = False, limits: Limits = Limits()) -> Scorer:
+    def load(
+        cls, source: str | Path, drift_columns: bool = False, limits: Limits = Limits(), scoring: ScoringConfig = ScoringConfig()
+    ) -> Scorer:
         """A model directory, or an MLflow URI such as `models:/inquiry-triage@champion`."""
         if str(source).startswith("models:/"):
             from classifier.model import (
@@ -162,9 +172,9 @@ class Scorer:
 
             tracking.configure()
             pipeline, metadata = tracking.load(str(source))
-            return cls(pipeline, metadata, str(source), drift_columns, limits)
+            return cls(pipeline, metadata, str(source), drift_columns, limits, scoring)
         pipeline, metadata = model.load(source)
-        return cls(pipeline, metadata, f"{source}#sha256:{metadata['model_sha256'][:12]}", drift_columns, limits)
+        return cls(pipeline, metadata, f"{source}#sha256:{metadata['model_sha256'][:12]}", drift_columns, limits, scoring)
 
     def predict(self, texts: list[str], deadlines: list[str]) -> dict[str, Any]:
         """Predictions, explanations and routes of the `inquiry_texts` of some records and their
@@ -224,10 +234,10 @@ class Scorer:
         missing = [None] * len(texts)  # the predicted columns when no record has a body
         return {column: result.get(column, missing) for column in self.part_columns}
 
-    def score(self, frame: pd.DataFrame, sla_params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def score(self, frame: pd.DataFrame, sla_config: SlaConfig) -> pd.DataFrame:
         """Score a whole frame in memory and return it in queue order (SLA: params.yaml's `sla`)."""
         scored = self.score_chunk(frame)
-        final = finalize(compact_keys(scored), sla_params or sla.DEFAULT)
+        final = finalize(compact_keys(scored), sla_config)
         scored[final.columns] = final
         return scored[list(self.columns)].sort_values("queue_position", kind="stable").reset_index(drop=True)
 
@@ -360,7 +370,7 @@ def render_part(
     part: Path,
     decisions: pd.DataFrame,
     columns: tuple[str, ...],
-    sla_params: dict[str, Any],
+    sla_config: SlaConfig,
     suffix: str,
     header: bool,
     top: int,
@@ -371,22 +381,28 @@ def render_part(
     with part.open("rb") as spool:
         scored = pickle.load(spool)
     scored.update({name: values.tolist() for name, values in decisions.items()})
-    scored["due_by"] = deadlines(scored["received_at"], scored["urgency"], sla_params)
+    scored["due_by"] = deadlines(scored["received_at"], scored["urgency"], sla_config)
     typed = _typed({name: scored[name] for name in columns})
     return rendered(typed, suffix, header, csv_escape), typed[typed["queue_position"] <= top]
 
 
-class _Pool:
-    """Worker processes forked after the model is loaded, so each shares it copy-on-write instead of
-    loading it again (each has its own MeCab tagger). A pool broken by the death of a worker
-    (a crash in native code, the OOM killer) is replaced by `restart`."""
+def default_start_method() -> str:
+    """Fork where the platform has it: workers forked after the model is loaded share it copy-on-write
+    instead of loading it again. Elsewhere (Windows, macOS's default) spawn, which pickles the
+    scorer to each worker once; both give the same output (tests/test_scoring.py)."""
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
-    def __init__(self, scorer: Scorer, jobs: int):
-        self.scorer, self.jobs = scorer, jobs
+
+class _Pool:
+    """Worker processes with the scorer (each its own MeCab tagger). A pool broken by the death of a
+    worker (a crash in native code, the OOM killer) is replaced by `restart`."""
+
+    def __init__(self, scorer: Scorer, jobs: int, start_method: str):
+        self.scorer, self.jobs, self.start_method = scorer, jobs, start_method
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        context = multiprocessing.get_context("fork")
+        context = multiprocessing.get_context(self.start_method)
         return ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_start_worker, initargs=(self.scorer, os.getpid()))
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future:
@@ -402,12 +418,12 @@ class _Pool:
 
 
 @contextlib.contextmanager
-def _workers(scorer: Scorer, jobs: int) -> Iterator[_Pool | None]:
+def _workers(scorer: Scorer, jobs: int, start_method: str) -> Iterator[_Pool | None]:
     """A pool of `jobs` workers; None for one process."""
     if jobs <= 1:
         yield None
         return
-    pool = _Pool(scorer, jobs)
+    pool = _Pool(scorer, jobs, start_method)
     try:
         yield pool
     finally:
@@ -469,11 +485,11 @@ def died_record(record: pd.DataFrame, exitcode: int) -> pd.DataFrame:
     return pd.DataFrame({"id": [record_id], "body": [""], "input_error": [error]}, index=pd.RangeIndex(row - 1, row))
 
 
-def score_record_by_record(scorer: Scorer, chunk: pd.DataFrame, part: Path) -> pd.DataFrame:
+def score_record_by_record(scorer: Scorer, chunk: pd.DataFrame, part: Path, start_method: str) -> pd.DataFrame:
     """`score_to_part` for a chunk whose worker died: each record in a process of its own, so the
     record that kills its process again gets that as its `error` and the others are scored as
-    usual. Slow (a fork per record), and only for the chunks a worker died on."""
-    context = multiprocessing.get_context("fork")
+    usual. Slow (a process per record), and only for the chunks a worker died on."""
+    context = multiprocessing.get_context(start_method)
     columns = []
     for position in range(len(chunk)):
         record = chunk.iloc[position : position + 1]  # a slice keeps the record number as index
@@ -496,11 +512,12 @@ def run_batch(
     scorer: Scorer,
     chunks: Iterable[pd.DataFrame],
     output: str | Path,
-    sla_params: dict[str, Any],
+    sla_config: SlaConfig,
     progress: bool | None = None,
     top: int = 0,
     jobs: int = 1,
     csv_escape: bool = True,
+    start_method: str | None = None,
 ) -> dict[str, Any]:
     """Score a stream of chunks into `output` (written atomically); returns the run's summary, with
     the first `top` records of the queue under "top". `progress=None` shows a bar only on a terminal.
@@ -512,12 +529,13 @@ def run_batch(
     output = Path(output)
     suffix = check_output(output)  # fail on a bad output path before any work
     started = time.perf_counter()
-    with _scratch_directory(output) as scratch, _workers(scorer, jobs) as pool:
+    start_method = start_method or default_start_method()
+    with _scratch_directory(output) as scratch, _workers(scorer, jobs, start_method) as pool:
         score = _score_in_worker if pool is not None else functools.partial(score_to_part, scorer)
         calls = ((chunk, Path(scratch) / f"part-{number:06d}.pkl") for number, chunk in enumerate(chunks))
         keys = []
         with tqdm(unit="mail", desc="scoring", disable=None if progress is None else not progress) as bar:
-            for part_keys in _in_order(pool, score, calls, jobs, functools.partial(score_record_by_record, scorer)):
+            for part_keys in _in_order(pool, score, calls, jobs, functools.partial(score_record_by_record, scorer, start_method=start_method)):
                 keys.append(part_keys)
                 bar.update(len(part_keys))
         parts = [Path(scratch) / f"part-{number:06d}.pkl" for number in range(len(keys))]
@@ -525,7 +543,7 @@ def run_batch(
         decisions = queue_decisions(all_keys)
         offsets = np.cumsum([0, *map(len, keys)])
         calls = (
-            (part, decisions.iloc[start:end].reset_index(drop=True), scorer.columns, sla_params, suffix, number == 0, top, csv_escape)
+            (part, decisions.iloc[start:end].reset_index(drop=True), scorer.columns, sla_config, suffix, number == 0, top, csv_escape)
             for number, (part, start, end) in enumerate(zip(parts, offsets[:-1], offsets[1:]))
         )
         temporary = Path(scratch) / f"output{suffix}"

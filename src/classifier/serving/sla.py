@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from typing import Any
 
 import holidays
+
+from classifier.config import SlaConfig
 
 # Japan has kept one offset since 1951 (no daylight saving): a fixed offset gives the same times as
 # ZoneInfo("Asia/Tokyo") without a time-zone database look-up at every comparison of the count.
 JST = timezone(timedelta(hours=9), "JST")
-# Used when a caller gives no `sla` section (the Python API without params.yaml); same as the
-# shipped params.yaml.
-DEFAULT = {"hours": {"high": 4, "medium": 8, "low": 24}, "open_hour": 9, "close_hour": 18}
 
 
 @lru_cache(maxsize=64)
@@ -53,9 +51,9 @@ def add_business_hours(start: datetime, hours: float, opens: time, closes: time)
         current = datetime.combine(day + timedelta(days=1), opens, JST)
 
 
-def due_by(received_at: str, urgency: str, sla: dict[str, Any]) -> str:
+def due_by(received_at: str, urgency: str, sla: SlaConfig) -> str:
     """ISO timestamp by which a mail of this urgency must be answered; '' without a usable time."""
-    if not received_at or urgency not in sla["hours"]:
+    if not received_at or urgency not in sla.hours:
         return ""
     try:
         start = datetime.fromisoformat(received_at)
@@ -63,8 +61,8 @@ def due_by(received_at: str, urgency: str, sla: dict[str, Any]) -> str:
         return ""
     if start.tzinfo is None:
         return ""
-    opens, closes = _opening_hours(int(sla["open_hour"]), int(sla["close_hour"]))
-    return add_business_hours(start, sla["hours"][urgency], opens, closes).isoformat()
+    opens, closes = _opening_hours(sla.open_hour, sla.close_hour)
+    return add_business_hours(start, sla.hours[urgency], opens, closes).isoformat()
 
 
 @lru_cache(maxsize=16)

@@ -17,13 +17,14 @@ def main() -> None:
     """The drift stage: score each labeled batch of params.yaml and check it against the model."""
     args, params = stage_arguments(main.__doc__, model=Path("models"), out=Path("reports/drift"))
     args.out.mkdir(parents=True, exist_ok=True)
-    scorer = Scorer.load(args.model, drift_columns=True)
+    scorer = Scorer.load(args.model, drift_columns=True, limits=params.limits, scoring=params.scoring)
     profile, sample = load_reference(args.model)
-    for name, path in params["drift"]["batches"].items():
+    for name, path in params.drift.batches.items():
         scored = args.out / f"{name}.csv"
         # Read back at once by `compare`: a machine's file, so text is written verbatim (no CSV escaping).
-        run_batch(scorer, read_chunks(path), scored, params["sla"], progress=False, csv_escape=False)
-        report = compare(profile, sample, pd.read_csv(scored, dtype=str, keep_default_na=False), params["drift"], params["seed"])
+        chunks = read_chunks(params.path(path), size=params.scoring.chunk_size, limits=params.limits)
+        run_batch(scorer, chunks, scored, params.sla, progress=False, csv_escape=False)
+        report = compare(profile, sample, pd.read_csv(scored, dtype=str, keep_default_na=False), params.drift, params.seed)
         (args.out / f"{name}.json").write_text(report.to_json() + "\n", encoding="utf-8")
         failing = ", ".join(c.name for c in report.checks if c.drift) or "none"
         print(f"{name}: {'DRIFT' if report.drift else 'no drift'} ({report.rows} mails; failing checks: {failing})")

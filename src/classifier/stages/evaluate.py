@@ -42,7 +42,8 @@ def main(model_dir: str | Path, test_path: str | Path, reports_dir: str | Path, 
 
 def cli() -> None:
     args, params = stage_arguments(__doc__, model=Path("models"), reports=Path("reports"))
-    main(args.model, params["data"]["test"], args.reports, params["data"].get("robustness"))
+    robustness = params.path(params.data.robustness) if params.data.robustness else None
+    main(args.model, params.path(params.data.test), args.reports, robustness)
 
 
 if __name__ == "__main__":

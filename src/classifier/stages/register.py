@@ -16,26 +16,25 @@ from pathlib import Path
 from typing import Any
 
 from classifier import model
-from classifier.config import stage_arguments
+from classifier.config import RegistryConfig, stage_arguments
 from classifier.model import tracking
 
 log = logging.getLogger(__name__)
 
 
-def main(params: dict[str, Any], model_dir: str | Path, reports_dir: str | Path) -> dict[str, Any]:
+def main(registry: RegistryConfig, model_dir: str | Path, reports_dir: str | Path) -> dict[str, Any]:
     pipeline, metadata = model.load(model_dir)
     reports = Path(reports_dir)
     metrics = json.loads((reports / "metrics.json").read_text())
-    registry = params["registry"]
     tracking.configure()
     run = tracking.training_run(metadata["model_sha256"]) or tracking.log_training_run(pipeline, metadata)
     tracking.log_evaluation(run.info.run_id, metrics, reports)
     outcome = tracking.register(
         run.info.run_id,
         run.data.tags[tracking.MODEL_URI_TAG],
-        registry["model_name"],
-        registry["gate"]["metrics"],
-        registry["gate"]["tolerance"],
+        registry.model_name,
+        registry.gate.metrics,
+        registry.gate.tolerance,
     )
     log.info("registered %s version %s: %s", outcome["model_name"], outcome["version"], outcome["reason"])
     return outcome
@@ -43,7 +42,7 @@ def main(params: dict[str, Any], model_dir: str | Path, reports_dir: str | Path)
 
 def cli() -> None:
     args, params = stage_arguments(__doc__, model=Path("models"), reports=Path("reports"))
-    main(params, args.model, args.reports)
+    main(params.registry, args.model, args.reports)
 
 
 if __name__ == "__main__":

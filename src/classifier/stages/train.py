@@ -10,20 +10,22 @@ from typing import Any
 import mlflow
 
 from classifier import model
-from classifier.config import stage_arguments
+from classifier.config import Config, stage_arguments
 from classifier.io import contract
 from classifier.model import tracking
 from classifier.monitoring import drift
 from classifier.training.fit import TRACKED_LIBRARIES, describe, select_and_fit
 
 log = logging.getLogger(__name__)
+# The sections that decide what is trained: logged as the run's parameters.
+TRACKED_SECTIONS = {"seed", "model", "selection", "routing", "augment"}
 
 
-def main(params: dict[str, Any], data_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
+def main(params: Config, data_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
     frame = contract.load_inquiries(data_path)
     tracking.configure()
     with mlflow.start_run(run_name="train") as run:
-        mlflow.log_params(tracking.flatten({k: params[k] for k in ("seed", "model", "selection", "routing", "augment") if k in params}))
+        mlflow.log_params(tracking.flatten(params.model_dump(mode="json", include=TRACKED_SECTIONS)))
         mlflow.log_param("training_rows", len(frame))
         pipeline, summary = select_and_fit(frame, params)
         mlflow.log_params({f"selected.{k}": str(v) for k, v in summary["config"].items()})
@@ -34,7 +36,7 @@ def main(params: dict[str, Any], data_path: str | Path, out_dir: str | Path) -> 
             "training_rows": len(frame),
             "training_data_sha256": contract.frame_hash(frame),
             "params": summary["config"],
-            "seed": params["seed"],
+            "seed": params.seed,
             "cv_metrics": summary["cv_metrics"],
             "routing": summary["thresholds"],
             "selection": summary["candidates"],
@@ -42,7 +44,11 @@ def main(params: dict[str, Any], data_path: str | Path, out_dir: str | Path) -> 
         }
         model.save(pipeline, out_dir, metadata)
         profile, sample = drift.build_reference(
-            frame, summary["out_of_fold"], model.inquiry_tokens(model.inquiry_texts(frame)), params["drift"]["reference_sample"], params["seed"]
+            frame,
+            summary["out_of_fold"],
+            model.inquiry_tokens(model.inquiry_texts(frame)),
+            params.drift.reference_sample,
+            params.seed,
         )
         drift.save_reference(out_dir, profile, sample)
         tracking.log_model(pipeline, model.read_metadata(out_dir))
@@ -52,7 +58,7 @@ def main(params: dict[str, Any], data_path: str | Path, out_dir: str | Path) -> 
 
 def cli() -> None:
     args, params = stage_arguments(__doc__, data=None, out=Path("models"))
-    main(params, args.data or params["data"]["train"], args.out)
+    main(params, args.data or params.path(params.data.train), args.out)
 
 
 if __name__ == "__main__":

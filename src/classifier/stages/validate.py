@@ -8,7 +8,6 @@ the pipeline before any training on bad data.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from classifier.config import DEFAULT_PARAMS, load_params
+from classifier.config import stage_arguments
 from classifier.io import contract
 
 
@@ -73,13 +72,10 @@ def check(train_path: str | Path, test_path: str | Path, threshold: float, robus
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
-    parser.add_argument("--out", type=Path, default=Path("reports/validation.json"))
-    args = parser.parse_args()
-    params = load_params(args.params)
-    settings = params["data"]
-    report = check(settings["train"], settings["test"], settings["near_duplicate_jaccard"], settings.get("robustness"))
+    args, params = stage_arguments(__doc__, out=Path("reports/validation.json"))
+    data = params.data
+    robustness = params.path(data.robustness) if data.robustness else None
+    report = check(params.path(data.train), params.path(data.test), data.near_duplicate_jaccard, robustness)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     if report["problems"]:

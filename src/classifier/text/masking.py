@@ -149,7 +149,8 @@ def mask(text: str, found: dict[str, list[str]] | None = None) -> str:
             continue
         if found is not None:
             found.setdefault(name, []).extend(text[start:end] for start, end in spans)
-        pieces, done = [], 0
+        pieces: list[str] = []
+        done = 0
         for start, end in spans:
             pieces += (text[done:start], f"<{name}>")
             done = end
@@ -238,7 +239,8 @@ def _sub_before_needles(
     """`pattern.sub(replace, text)` for a pattern whose matches end right before a `needle` hit
     and start at most `reach` characters before it: only those windows are searched (a look-behind
     still sees the text before a window)."""
-    pieces, done = [], 0
+    pieces: list[str] = []
+    done = 0
     for hit in needle.finditer(text):
         if hit.start() < done:
             continue

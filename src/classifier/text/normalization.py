@@ -58,7 +58,8 @@ def nfkc(text: str) -> str:
     """
     if unicodedata.is_normalized("NFKC", text):
         return text
-    pieces, done = [], 0
+    pieces: list[str] = []
+    done = 0
     for run in _NFKC_UNSTABLE.finditer(text):
         start = max(run.start() - 1, done)
         pieces += (text[done:start], unicodedata.normalize("NFKC", text[start : run.end()]))

@@ -35,9 +35,8 @@ def tag(texts: Iterable[str]) -> list[TaggedText]:
         text = mask_name_contexts(text)
         parsed = tagger.parse(text)
         lines = parsed.split("\n")
-        tokens = list(map(_tokens_of_lines.get, lines))
-        if None in tokens:
-            tokens = [token_of_line(line) if token is None else token for token, line in zip(tokens, lines)]
+        cached = list(map(_tokens_of_lines.get, lines))
+        tokens = [token_of_line(line) if token is None else token for token, line in zip(cached, lines)]
         places = _PLACE in parsed and _SELF_INTRODUCED.search(parsed) is not None
         if NAME in tokens or places:
             text, tokens = _without_names(text, lines, tokens, places)

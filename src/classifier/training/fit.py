@@ -15,6 +15,7 @@ import mlflow
 import pandas as pd
 
 from classifier import model
+from classifier.config import Config
 from classifier.evaluation.metrics import calibration_metrics, compute_metrics
 from classifier.model import tracking
 from classifier.serving import routing
@@ -26,17 +27,17 @@ log = logging.getLogger(__name__)
 TRACKED_LIBRARIES = ("scikit-learn", "fugashi", "unidic-lite", "pandas", "numpy", "joblib", "mlflow")
 
 
-def select_and_fit(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def select_and_fit(frame: pd.DataFrame, config: Config) -> tuple[Any, dict[str, Any]]:
     """Cross-validate the grid, refit the best configuration on all of `frame`, choose thresholds."""
-    selection = params["selection"]
-    configs = candidate_configs(params["model"], selection["grid"])
-    results = cross_validate(frame, configs, selection["folds"], params["seed"], selection.get("group_by"), params.get("augment"))
+    selection, seed, augment = config.selection, config.seed, config.augment.model_dump()
+    configs = candidate_configs(config.model.model_dump(), selection.grid)
+    results = cross_validate(frame, configs, selection.folds, seed, selection.group_by, augment)
     for result in results:
         with mlflow.start_run(nested=True, run_name=describe(result.config)):
             mlflow.log_params(tracking.flatten(result.config))
             mlflow.log_metrics({f"cv_{k}": v for k, v in result.metrics.items()})
     winner = best(results)
-    routing_params = params["routing"]
+    routing_config = config.routing
     # Calibration and decision thresholds are fitted on the winner's out-of-fold predictions, never
     # on test data: temperatures first, then the P(high) threshold on the calibrated probabilities.
     truth = model.labels_of(frame)
@@ -46,16 +47,16 @@ def select_and_fit(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, di
     # The rules raise what they recognise to high whatever P(high) is: the threshold only has to
     # catch the rest, so it is chosen with them applied (a lower one would redden many more mails).
     out_of_fold = model.probabilities_frame(winner.classes, calibrated, frame.index, None, texts, deadlines)
-    high_threshold = routing.choose_high_threshold(frame, out_of_fold, routing_params["high_recall_target"])
-    config = {**winner.config, "temperatures": temperatures, "high_threshold": high_threshold}
+    high_threshold = routing.choose_high_threshold(frame, out_of_fold, routing_config.high_recall_target)
+    chosen = {**winner.config, "temperatures": temperatures, "high_threshold": high_threshold}
     out_of_fold = model.probabilities_frame(winner.classes, calibrated, frame.index, high_threshold, texts, deadlines)
     thresholds = routing.choose_thresholds(
-        frame, out_of_fold, routing_params["target_accuracy"], routing_params["high_guard"]
+        frame, out_of_fold, routing_config.target_accuracy, routing_config.high_guard
     )
-    training = pd.concat([frame, augmented_copies(frame, params.get("augment") or {}, params["seed"])], ignore_index=True)
-    pipeline = model.fit(model.build_pipeline(config, params["seed"]), training)
+    training = pd.concat([frame, augmented_copies(frame, augment, seed)], ignore_index=True)
+    pipeline = model.fit(model.build_pipeline(chosen, seed), training)
     summary = {
-        "config": config,
+        "config": chosen,
         "cv_metrics": {**compute_metrics(frame, out_of_fold), **calibration_metrics(frame, out_of_fold)},
         "thresholds": thresholds,
         "candidates": [{"config": describe(r.config), **r.metrics} for r in results],
