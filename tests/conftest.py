@@ -80,3 +80,30 @@ def tracked_run(tmp_path_factory, small_params, small_data):
 @pytest.fixture(scope="session")
 def model_dir(tracked_run):
     return tracked_run["model_dir"]
+
+
+# Made With ML's split, one group per file: `pytest -m code` runs without training anything,
+# `-m data` checks the corpus, `-m model` trains or scores; `-m "not slow"` skips the end-to-end runs.
+GROUPS = {
+    "code": {
+        "test_architecture", "test_config", "test_dates", "test_features", "test_inputs", "test_mail",
+        "test_masking_properties", "test_names", "test_properties_inputs", "test_rules", "test_text",
+    },
+    "data": {"test_corpus", "test_data_contract"},
+    "model": {
+        "test_benchmarks", "test_cli", "test_drift", "test_explain", "test_faults", "test_model",
+        "test_model_trust", "test_pipeline", "test_scoring", "test_training",
+    },
+}
+SLOW = {"test_benchmarks", "test_faults", "test_pipeline"}  # whole runs: DVC, subprocess fleets, the bench
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.path.stem
+        groups = [group for group, files in GROUPS.items() if name in files]
+        if len(groups) != 1:
+            raise pytest.UsageError(f"{item.path.name}: put it in exactly one of code / data / model (tests/conftest.py)")
+        item.add_marker(getattr(pytest.mark, groups[0]))
+        if name in SLOW or "notebook" in item.name:
+            item.add_marker(pytest.mark.slow)
