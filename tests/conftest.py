@@ -49,7 +49,7 @@ def small_params(params, tmp_path_factory):
     small["data"]["train"] = str(folder / "train.csv")
     small["data"]["test"] = str(folder / "test.csv")
     small["data"]["robustness"] = str(folder / "robustness.csv")
-    small["selection"] = {"folds": 3, "group_by": "source", "grid": {"estimator": ["logreg"], "C": [10.0], "chain": [False]}}
+    small["selection"] = {"folds": 3, "group_by": "source", "grid": {"estimator": ["logreg"], "C": [10.0]}}
     return small
 
 

@@ -34,7 +34,7 @@ def test_saved_model_loads_and_predicts_the_same(model_dir, corpus):
 
 def test_metadata_records_data_hash_params_and_versions(model_dir, small_params):
     _, metadata = model.load(model_dir)
-    chosen = {**small_params["model"], "estimator": "logreg", "C": 10.0, "chain": False}
+    chosen = {**small_params["model"], "estimator": "logreg", "C": 10.0}
     assert {k: metadata["params"][k] for k in chosen} == chosen
     assert "high_threshold" in metadata["params"]
     assert len(metadata["training_data_sha256"]) == 64
@@ -115,7 +115,7 @@ def test_refitted_heads_do_not_keep_the_stacked_weights_of_the_previous_fit(corp
     X = model.build_features(params["model"]).fit_transform(model.inquiry_texts(corpus.head(300)))
     heads = model.build_heads({**params["model"], "estimator": "linear_svc", "n_jobs": 1})
     first = heads.fit(X, model.labels_of(corpus.head(300))).predict_proba(X)
-    assert heads._stacked["topic_"] is not None  # the stacked path is the one tested
+    assert heads._stacked[0] is not None  # the stacked path is the one tested
     y = model.labels_of(corpus.head(300))[::-1]  # other labels for the same texts
     again = heads.fit(X, y).predict_proba(X)
     assert not np.array_equal(first[0], again[0])

@@ -70,7 +70,7 @@ def test_first_version_becomes_champion(tracked_run):
 
 def test_champion_gate_refuses_a_worse_model(tracked_run, small_params, small_data, tmp_path):
     worse = json.loads(json.dumps(small_params))
-    worse["selection"]["grid"] = {"estimator": ["complement_nb"], "C": [0.01], "chain": [False]}
+    worse["selection"]["grid"] = {"estimator": ["complement_nb"], "C": [0.01]}
     train.main(worse, small_data["train"], tmp_path / "models")
     from classifier.stages import evaluate
 

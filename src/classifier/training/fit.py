@@ -65,5 +65,4 @@ def select_and_fit(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, di
 
 
 def describe(config: dict[str, Any]) -> str:
-    chain = "+chain" if config["chain"] else ""
-    return f"{config['estimator']} C={config['C']} {'+'.join(config['features'])}{chain}"
+    return f"{config['estimator']} C={config['C']} {'+'.join(config['features'])}"
