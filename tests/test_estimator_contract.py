@@ -10,11 +10,16 @@ calls) run as scikit-learn wrote them, and the ones that need data (fit idempote
 invariance, pickling, scoring) are written below on real inquiry texts.
 """
 
+import json
 import pickle
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
+import skops.io
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -22,8 +27,11 @@ from sklearn.utils import estimator_checks, get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 
 from classifier import model
+from classifier.io import contract
 from classifier.model.features import CharNgramTfidf, WordNgramTfidf
-from classifier.model.pipeline import InquiryText, TriageHeads
+from classifier.model.pipeline import TRUSTED_TYPES, InquiryText, TriageHeads
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ESTIMATORS = {
     "InquiryText": lambda: InquiryText(),
@@ -208,6 +216,39 @@ def test_heads_fit_idempotent_and_survive_pickling(small_model, sample):
     restored = pickle.loads(pickle.dumps(heads))
     assert np.array_equal(restored.predict(X), heads.predict(X))
     assert [list(c) for c in heads.classes_] == [sorted(set(y[:, 0])), sorted(set(y[:, 1]))]
+
+
+def fitted_skops(config: dict, rows: int) -> bytes:
+    """The model file's bytes of a pipeline of `config` fitted on the first `rows` of the corpus."""
+    from classifier.model.pipeline import reproducible_skops
+
+    corpus = contract.load_inquiries(ROOT / "data" / "inquiries.csv").head(rows)
+    return reproducible_skops(model.fit(model.build_pipeline(config), corpus))
+
+
+@pytest.fixture(scope="module")
+def model_files(small_model):
+    """One small model file per estimator family of the selection grid."""
+    return {name: fitted_skops({**small_model, "estimator": name}, 240) for name in ("logreg", "linear_svc", "complement_nb")}
+
+
+def test_trusted_types_are_exactly_what_the_model_files_hold(model_files):
+    held = set().union(*(skops.io.get_untrusted_types(data=data) for data in model_files.values()))
+    assert held == set(TRUSTED_TYPES)
+    restored = skops.io.loads(model_files["linear_svc"], trusted=TRUSTED_TYPES)
+    assert is_classifier(restored.named_steps["heads"])
+
+
+def test_model_files_are_byte_identical_across_processes(model_files, small_model):
+    config = {**small_model, "estimator": "linear_svc"}
+    code = (
+        "import sys, json; sys.path.insert(0, sys.argv[1]); from test_estimator_contract import fitted_skops; "
+        "sys.stdout.buffer.write(fitted_skops(json.loads(sys.argv[2]), 240))"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "tests"), json.dumps(config)], capture_output=True, check=True
+    ).stdout
+    assert other == model_files["linear_svc"]
 
 
 def test_docstring_examples_run():
