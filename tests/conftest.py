@@ -50,7 +50,7 @@ def sample(frame, n, seed=0):
 def small_params(params, tmp_path_factory):
     folder = tmp_path_factory.mktemp("fixture_data")
     data = {"train": folder / "train.csv", "test": folder / "test.csv", "robustness": folder / "robustness.csv"}
-    selection = {"folds": 3, "group_by": "source", "grid": {"estimator": ["logreg"], "C": [10.0], "chain": [False]}}
+    selection = {"folds": 3, "group_by": "source", "grid": {"estimator": ["logreg"], "C": [10.0]}}
     return params.model_copy(
         update={"data": params.data.model_copy(update=data), "selection": params.selection.model_validate(selection)}
     )
@@ -86,7 +86,7 @@ def model_dir(tracked_run):
 # `-m data` checks the corpus, `-m model` trains or scores; `-m "not slow"` skips the end-to-end runs.
 GROUPS = {
     "code": {
-        "test_architecture", "test_config", "test_dates", "test_features", "test_inputs", "test_mail",
+        "test_architecture", "test_config", "test_dates", "test_estimator_contract", "test_features", "test_inputs", "test_mail",
         "test_masking_properties", "test_names", "test_properties_inputs", "test_rules", "test_text",
     },
     "data": {"test_corpus", "test_data_contract"},

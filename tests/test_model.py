@@ -1,13 +1,11 @@
 """Model tests: train → save → load → score round trip, checksum refusal, behaviour on clear cases."""
 
-import pickle
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from classifier import model
-from classifier.model import pipeline as model_pipeline
 from classifier.serving.score import Scorer
 
 
@@ -42,7 +40,7 @@ def test_the_trained_model_records_its_labels_and_metrics(model_dir):
 
 def test_metadata_records_data_hash_params_and_versions(model_dir, small_params):
     _, metadata = model.load(model_dir)
-    chosen = {**small_params.model.model_dump(), "estimator": "logreg", "C": 10.0, "chain": False}
+    chosen = {**small_params.model.model_dump(), "estimator": "logreg", "C": 10.0}
     assert {k: metadata["params"][k] for k in chosen} == chosen
     assert "high_threshold" in metadata["params"]
     assert len(metadata["training_data_sha256"]) == 64
@@ -103,37 +101,18 @@ def test_fitting_the_heads_in_two_processes_gives_the_same_model(corpus, params,
         assert abs(serial - threaded).max() < 1e-12
 
 
-@pytest.mark.parametrize("classes", ["topic", "urgency"])
-def test_stacked_calibrated_heads_give_scikit_learns_probabilities_bit_for_bit(corpus, params, classes):
+def test_svm_heads_are_scikit_learns_temperature_calibration_untempered_again(corpus, params):
     from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.linear_model import LogisticRegression
 
     sample = corpus.sample(400, random_state=2)
-    X = model.build_features({**params.model.model_dump(), "features": ["words", "chars"]}).fit_transform(model.inquiry_texts(sample))
-    for estimator in (model_pipeline.make_estimator("linear_svc", 10, None, 2000), CalibratedClassifierCV(LogisticRegression(), cv=3)):
-        fitted = estimator.fit(X, sample[classes])
-        assert model_pipeline.StackedCalibratedLinear.applies(fitted)
-        assert (model_pipeline.StackedCalibratedLinear(fitted).predict_proba(X[:150]) == fitted.predict_proba(X[:150])).all()
-    isotonic = CalibratedClassifierCV(LogisticRegression(), method="isotonic", cv=3).fit(X, sample[classes])
-    assert not model_pipeline.StackedCalibratedLinear.applies(isotonic)
-
-
-def test_refitted_heads_do_not_keep_the_stacked_weights_of_the_previous_fit(corpus, params):
-    X = model.build_features(params.model.model_dump()).fit_transform(model.inquiry_texts(corpus.head(300)))
+    X = model.build_features(params.model.model_dump()).fit_transform(model.inquiry_texts(sample))
     heads = model.build_heads({**params.model.model_dump(), "estimator": "linear_svc", "n_jobs": 1})
-    first = heads.fit(X, model.labels_of(corpus.head(300))).predict_proba(X)
-    assert heads._stacked["topic_"] is not None  # the stacked path is the one tested
-    y = model.labels_of(corpus.head(300))[::-1]  # other labels for the same texts
-    again = heads.fit(X, y).predict_proba(X)
-    assert not np.array_equal(first[0], again[0])
-    assert heads.temperatures is None  # so the heads' probabilities are scikit-learn's, untempered
-    assert np.array_equal(again[0], heads.topic_.predict_proba(X)) and np.array_equal(again[1], heads.urgency_.predict_proba(X))
-
-
-def test_the_stacked_weights_are_not_pickled(model_dir, corpus):
-    pipeline, _ = model.load(model_dir)
-    heads = pipeline.named_steps["heads"]
-    size = len(pickle.dumps(heads))
-    model.predict(pipeline, corpus.head(5))
-    assert heads.__dict__.get("_stacked") and len(pickle.dumps(heads)) == size
+    assert model.calibrates_itself(heads.estimator)
+    heads.fit(X, model.labels_of(sample))
+    for head in heads.estimators_:
+        assert isinstance(head, CalibratedClassifierCV) and head.method == "temperature"
+        assert len(head.calibrated_classifiers_) == 1  # ensemble=False: one SVM, one temperature
+    probabilities = heads.predict_proba(X[:100])
+    assert all(np.array_equal(p, h.predict_proba(X[:100])) for p, h in zip(probabilities, heads.estimators_))
+    assert all(np.allclose(p.sum(axis=1), 1.0) for p in probabilities)
 

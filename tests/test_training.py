@@ -71,7 +71,7 @@ def test_first_version_becomes_champion(tracked_run):
 
 
 def test_champion_gate_refuses_a_worse_model(tracked_run, small_params, small_data, tmp_path):
-    grid = {"estimator": ["complement_nb"], "C": [0.01], "chain": [False]}
+    grid = {"estimator": ["complement_nb"], "C": [0.01]}
     worse = small_params.model_copy(update={"selection": small_params.selection.model_copy(update={"grid": grid})})
     train.main(worse, small_data.train, tmp_path / "models")
     from classifier.stages import evaluate

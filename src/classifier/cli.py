@@ -61,7 +61,10 @@ def main_options(
 
 
 def _config(params: Path | None) -> Config:
-    from classifier.config import ConfigError, load_config  # pydantic loads only for a command that reads params
+    from classifier.config import (  # pydantic loads only for a command that reads params
+        ConfigError,
+        load_config,
+    )
 
     try:
         return load_config(params)

@@ -51,7 +51,6 @@ class ModelConfig(Section):
     class_weight: Literal["balanced"] | None
     max_iter: Positive
     calibration_folds: Annotated[int, Field(ge=2)]
-    chain: bool
     n_jobs: int
 
 

@@ -72,7 +72,7 @@ def evaluation_markdown(test: pd.DataFrame, result: dict[str, Any], metadata: di
         "# Evaluation on the frozen test split",
         f"{len(test)} inquiries from `data/test.csv`, never used for training or tuning. Model selected by "
         f"cross-validation: `{metadata['params']['estimator']}` C={metadata['params']['C']}, features "
-        f"{'+'.join(metadata['params']['features'])}, chain={metadata['params']['chain']}.",
+        f"{'+'.join(metadata['params']['features'])}.",
         "## Model vs keyword rules",
         markdown_table(comparison),
         f"Calibration (expected calibration error of the top label): topic {model_m['topic_ece']}, "
@@ -164,7 +164,7 @@ labeling spec (`docs/labeling.md`), with calibrated confidences and a review rou
 
 **Model.** Normalization and masking of personal data, MeCab (fugashi + unidic-lite) tokens, TF-IDF
 over {"+".join(metadata["params"]["features"])}, `{metadata["params"]["estimator"]}` heads (C={metadata["params"]["C"]},
-class_weight={metadata["params"]["class_weight"]}, chain={metadata["params"]["chain"]}), selected by
+class_weight={metadata["params"]["class_weight"]}), selected by
 {len(metadata["selection"])}-candidate cross-validation.
 
 **Training data.** {metadata["training_rows"]} labeled inquiries (`{metadata["training_data"]}`,

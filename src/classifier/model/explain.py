@@ -92,14 +92,9 @@ class Explainer:
         heads = pipeline.named_steps["heads"]
         self.names = np.array([readable(n) for n in pipeline.named_steps["features"].get_feature_names_out()], dtype=object)
         self.weights = (class_weights(heads.topic_), class_weights(heads.urgency_))
-        self.urgency_names = self.names
-        if heads.chain:  # the chained urgency head also weighs the topic probabilities
-            topics = np.array([f"topic={c}" for c in heads.topic_.classes_], dtype=object)
-            self.urgency_names = np.concatenate([self.names, topics])
 
     def __call__(self, heads: Any, X: Any, probabilities: list[np.ndarray]) -> list[str]:
         """'topic: t1, t2 | urgency: u1, u2' for each row of features X with these probabilities."""
         topic_terms = top_terms(X, self.weights[0], probabilities[0].argmax(axis=1), self.names, self.terms)
-        X_urgency = heads.urgency_input(X, probabilities[0])
-        urgency_terms = top_terms(X_urgency, self.weights[1], probabilities[1].argmax(axis=1), self.urgency_names, self.terms)
+        urgency_terms = top_terms(X, self.weights[1], probabilities[1].argmax(axis=1), self.names, self.terms)
         return [f"topic: {', '.join(t)} | urgency: {', '.join(u)}" for t, u in zip(topic_terms, urgency_terms)]

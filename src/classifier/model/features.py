@@ -9,13 +9,17 @@ scikit-learn's analyzer and vocabulary loop were the largest cost of scoring (do
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.preprocessing import normalize
+from sklearn.utils import Tags
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from classifier.text import tag
 
@@ -120,11 +124,30 @@ def smooth_idf(document_frequencies: np.ndarray, documents: int) -> np.ndarray:
     return np.log((1.0 + documents) / (1.0 + document_frequencies)) + 1.0
 
 
-class _NgramTfidf(BaseEstimator, TransformerMixin):
+class _NgramTfidf(TransformerMixin, BaseEstimator):
     """What both extractors share: transforming in batches of documents (bounded memory) and look-up
-    caches (hash indexes over the fitted key arrays, MeCab lines seen), built on use and never pickled."""
+    caches (hash indexes over the fitted key arrays, MeCab lines seen), built on use and never pickled.
+
+    Like scikit-learn's text vectorizers they read an iterable of strings, not a 2-D array (tags).
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "min_df": [Interval(Integral, 1, None, closed="left")],
+        "sublinear_tf": ["boolean"],
+    }
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
 
     def transform(self, X: list[str]) -> sp.csr_matrix:
+        """The l2-normed TF-IDF rows of the texts `X` (n-grams not in the vocabulary are ignored).
+
+        Raises `sklearn.exceptions.NotFittedError` before `fit`.
+        """
+        check_is_fitted(self)
         X = list(X)
         if len(X) <= _BATCH:
             return self._transform(X)
@@ -149,7 +172,41 @@ class _NgramTfidf(BaseEstimator, TransformerMixin):
 
 
 class CharNgramTfidf(_NgramTfidf):
-    """TF-IDF of character n-grams, as `TfidfVectorizer(analyzer="char", lowercase=False)`."""
+    """TF-IDF of character n-grams, as `TfidfVectorizer(analyzer="char", lowercase=False)`.
+
+    Parameters
+    ----------
+    ngram_min : int, default=1
+        Shortest n-gram, from 1 to 3.
+    ngram_max : int, default=3
+        Longest n-gram, from `ngram_min` to 3 (three code points fit in one 64-bit key).
+    min_df : int, default=1
+        Fewest training documents an n-gram must occur in to get a column.
+    sublinear_tf : bool, default=True
+        Use 1 + log(count) instead of the count.
+
+    Attributes
+    ----------
+    vocabulary_ : ndarray of int64
+        The sorted keys of the n-grams with a column (`char_ngram_text` reads one back).
+    idf_ : ndarray of float64
+        The smoothed inverse document frequency of each column.
+
+    Examples
+    --------
+    >>> from classifier.model.features import CharNgramTfidf
+    >>> tfidf = CharNgramTfidf(ngram_min=1, ngram_max=2).fit(["届かない", "届いた"])
+    >>> tfidf.transform(["届かない"]).shape
+    (1, 10)
+    >>> list(tfidf.get_feature_names_out()[:3])
+    ['い', 'か', 'た']
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        **_NgramTfidf._parameter_constraints,
+        "ngram_min": [Interval(Integral, 1, MAX_CHAR_NGRAM, closed="both")],
+        "ngram_max": [Interval(Integral, 1, MAX_CHAR_NGRAM, closed="both")],
+    }
 
     def __init__(self, ngram_min: int = 1, ngram_max: int = 3, min_df: int = 1, sublinear_tf: bool = True):
         self.ngram_min = ngram_min
@@ -157,9 +214,11 @@ class CharNgramTfidf(_NgramTfidf):
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: list[str], y: Any = None) -> CharNgramTfidf:
-        if not 1 <= self.ngram_min <= self.ngram_max <= MAX_CHAR_NGRAM:
-            raise ValueError(f"character n-grams must satisfy 1 <= ngram_min <= ngram_max <= {MAX_CHAR_NGRAM}")
+        """Learn the n-gram vocabulary and idf of the texts `X`; `y` is ignored."""
+        if self.ngram_min > self.ngram_max:
+            raise ValueError(f"ngram_min ({self.ngram_min}) must not exceed ngram_max ({self.ngram_max})")
         X = list(X)
         parts = []
         for start in range(0, len(X), _BATCH):
@@ -180,23 +239,64 @@ class CharNgramTfidf(_NgramTfidf):
         return tfidf(documents, columns, (len(X), len(self.vocabulary_)), self.idf_, self.sublinear_tf)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The n-gram of each column."""
+        check_is_fitted(self)
         return np.array([char_ngram_text(int(k)) for k in self.vocabulary_], dtype=object)
 
 
 class WordNgramTfidf(_NgramTfidf):
     """TF-IDF of word uni- and bigrams of `classifier.text.tagging`, as
-    `TfidfVectorizer(tokenizer=JapaneseTokenizer(), lowercase=False, ngram_range=(1, ngram_max))`."""
+    `TfidfVectorizer(tokenizer=JapaneseTokenizer(), lowercase=False, ngram_range=(1, ngram_max))`.
+
+    Parameters
+    ----------
+    ngram_max : int, default=2
+        1 for words only, 2 for words and bigrams of adjacent words.
+    min_df : int, default=1
+        Fewest training documents a word or bigram must occur in to get a column.
+    sublinear_tf : bool, default=True
+        Use 1 + log(count) instead of the count.
+
+    Attributes
+    ----------
+    terms_ : ndarray of str
+        The words with a column, in alphabetical order (the first columns).
+    bigrams_ : ndarray of int64
+        The bigrams with a column, each as `first * len(terms_) + second` (the columns after the words).
+    vocabulary_ : dict of str to int
+        The column of each word.
+    idf_ : ndarray of float64
+        The smoothed inverse document frequency of each column.
+
+    Examples
+    --------
+    >>> from classifier.model.features import WordNgramTfidf
+    >>> tfidf = WordNgramTfidf(ngram_max=1).fit(["商品が届かない", "商品が届いた"])
+    >>> list(tfidf.get_feature_names_out())
+    ['ない', '商品', '届く']
+    >>> tfidf.transform(["届かない商品"]).nnz
+    3
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        **_NgramTfidf._parameter_constraints,
+        "ngram_max": [Interval(Integral, 1, 2, closed="both")],
+    }
 
     def __init__(self, ngram_max: int = 2, min_df: int = 1, sublinear_tf: bool = True):
         self.ngram_max = ngram_max
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: list[str], y: Any = None) -> WordNgramTfidf:
+        """Learn the vocabulary and idf of the texts `X`; `y` is ignored."""
         self._fit(self._tokens(X))
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X: list[str], y: Any = None) -> sp.csr_matrix:
+        """`fit(X).transform(X)`, tokenizing once."""
         tokens = self._tokens(X)  # MeCab is the cost: tokenize once for fitting and transforming
         self._fit(tokens)
         return sp.vstack([self._from_tokens(tokens[i : i + _BATCH]) for i in range(0, len(tokens), _BATCH)], format="csr")
@@ -204,12 +304,7 @@ class WordNgramTfidf(_NgramTfidf):
     def _transform(self, X: list[str]) -> sp.csr_matrix:
         return self._from_tokens(self._tokens(X))
 
-    def _check(self) -> None:
-        if self.ngram_max not in (1, 2):
-            raise ValueError("word n-grams: ngram_max must be 1 or 2")
-
     def _tokens(self, X: list[str]) -> list[list[str]]:
-        self._check()
         return [text.tokens for text in tag(X)]
 
     def _fit(self, tokens: list[list[str]]) -> None:
@@ -261,6 +356,8 @@ class WordNgramTfidf(_NgramTfidf):
         )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The word or `first second` bigram of each column."""
+        check_is_fitted(self)
         first, second = np.divmod(self.bigrams_, len(self.terms_))
         bigrams = [f"{a} {b}" for a, b in zip(self.terms_[first], self.terms_[second])]
         return np.concatenate([self.terms_, np.array(bigrams, dtype=object)]).astype(object)

@@ -1,8 +1,8 @@
 """The triage model: one scikit-learn Pipeline that reads an inquiry once and predicts topic and urgency.
 
 Text is preprocessed once (`InquiryText`), turned into word and/or character TF-IDF features once
-(`FeatureUnion`), and both heads are fitted on the same features (`TriageHeads`); the urgency head can
-also see the topic head's probabilities (a chain). This module also owns the model directory format:
+(`FeatureUnion`), and both heads are fitted on the same features (`TriageHeads`, scikit-learn's
+`MultiOutputClassifier` with the triage's urgency threshold). This module also owns the model directory format:
 `model.skops` (read against an explicit list of trusted types) plus `model.json` metadata with the
 SHA-256 of the model file, checked on every load.
 """
@@ -16,23 +16,24 @@ import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import version
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import skops.io
-from joblib import Parallel, delayed, effective_n_jobs
 from scipy.optimize import minimize_scalar
-from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.multioutput import MultiOutputClassifier
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
+from sklearn.utils import Tags
+from sklearn.utils._param_validation import HasMethods, Interval, InvalidParameterError
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from classifier.io.contract import COLOURS, LABEL_COLUMNS
 from classifier.io.mail import strip_quoted
@@ -51,7 +52,7 @@ TRUSTED_TYPES = [
     "classifier.model.features.CharNgramTfidf",
     "classifier.model.features.WordNgramTfidf",
     "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.calibration._TemperatureScaling",
 ]
 METADATA_FILE = "model.json"
 
@@ -60,15 +61,42 @@ class ModelFileError(RuntimeError):
     """The model directory is missing, incomplete or does not match its recorded checksum."""
 
 
-class InquiryText(BaseEstimator, TransformerMixin):
+class InquiryText(TransformerMixin, BaseEstimator):
     """Subject and body of each inquiry → one normalized, masked string of what the customer wrote
-    now, names included (quoted earlier messages and signatures removed, as for mail, so a CSV row and the same
-    inquiry as an .eml read the same)."""
+    now, names included (quoted earlier messages and signatures removed, as for mail, so a CSV row and
+    the same inquiry as an .eml read the same).
 
+    Stateless, like `FunctionTransformer`: it learns nothing, so it needs no fit (tag
+    `requires_fit=False`) and transforms before `fit` too.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from classifier.model.pipeline import InquiryText
+    >>> frame = pd.DataFrame({"subject": ["至急"], "body": ["注文番号 ABC-123456 が届きません"]})
+    >>> [str(text) for text in InquiryText().transform(frame)]
+    ['至急 注文番号 <ORDER> が届きません']
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {}
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.string = True  # a DataFrame with a `body` column (and `subject`, `received_at`)
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> InquiryText:
+        """Nothing to learn; returns self."""
         return self
 
     def transform(self, X: pd.DataFrame) -> list[str]:
+        """The `inquiry_texts` of the rows of `X` (a DataFrame with at least a `body` column)."""
+        if not isinstance(X, pd.DataFrame) or "body" not in X:
+            found = list(X.columns) if isinstance(X, pd.DataFrame) else type(X).__name__
+            raise ValueError(f"InquiryText reads a DataFrame with a 'body' column (and optional 'subject', "
+                             f"'received_at'); got {found}")
         return inquiry_texts(X)
 
 
@@ -106,129 +134,116 @@ def deadline_markers(found: list[dict[str, list[str]]]) -> list[str]:
     return [masked.get(DEADLINE, [""])[0] for masked in found]
 
 
-class TriageHeads(BaseEstimator, ClassifierMixin):
-    """Two classifiers on one feature matrix: y[:, 0] is the topic, y[:, 1] the urgency.
+class TriageHeads(MultiOutputClassifier):
+    """Two classifiers on one feature matrix: ``y[:, 0]`` is the topic, ``y[:, 1]`` the urgency.
 
-    With `chain=True` the urgency head also reads the topic probabilities, out-of-fold while fitting
-    so that it learns how much to trust them. With `high_threshold`, urgency is `high` whenever
-    P(high) reaches it, even if another class is more probable: missing a red mail costs more than
-    reading an orange one early. With `temperatures` (one per head, fitted on out-of-fold
-    predictions), probabilities are temperature-scaled so that confidences are calibrated.
-    With `n_jobs` other than 1, the two heads are fitted in two processes; the result does not
-    depend on it.
+    scikit-learn's `MultiOutputClassifier` with exactly two outputs, plus the triage's own decision
+    rule for urgency and an optional temperature per head. `score` is inherited: the subset accuracy,
+    the share of rows whose topic *and* urgency are both right (what `routing.target_accuracy` asks of
+    the auto-triaged share); `predict`, and so `score`, applies `high_threshold` but not the hard
+    urgency rules of `classifier.model.rules`, which read the text (`predict` of this module does).
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A classifier with `predict_proba`, cloned for each head (`make_estimator`).
+    high_threshold : float in [0, 1] or None, default=None
+        Urgency is ``high`` whenever P(high) reaches it, even if another class is more probable:
+        missing a red mail costs more than reading an orange one early. None: the most probable class.
+    temperatures : pair of float or None, default=None
+        One temperature per head (fitted on out-of-fold probabilities by the train stage for families
+        that do not calibrate themselves); the heads' probabilities are temperature-scaled with them
+        (`temper`). None: as the heads give them.
+    n_jobs : int or None, default=None
+        Fit the two heads in that many processes (-1: as many as there are cores); the result does
+        not depend on it. Processes, not threads: liblinear draws from one global random generator.
+
+    Attributes
+    ----------
+    estimators_ : list of two estimators
+        The fitted topic and urgency heads (also `topic_` and `urgency_`).
+    classes_ : list of two ndarrays
+        The classes of each head, sorted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from classifier.model.pipeline import TriageHeads
+    >>> X = np.array([[0.0], [0.1], [0.9], [1.0]] * 2)
+    >>> y = np.array([["usage", "low"], ["usage", "low"], ["return", "high"], ["return", "high"]] * 2)
+    >>> heads = TriageHeads(LogisticRegression()).fit(X, y)
+    >>> heads.predict([[0.05], [0.95]]).tolist()
+    [['usage', 'low'], ['return', 'high']]
+    >>> float(heads.score(X, y))
+    1.0
     """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        **MultiOutputClassifier._parameter_constraints,
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "high_threshold": [Interval(Real, 0, 1, closed="both"), None],
+        "temperatures": ["array-like", None],
+    }
 
     def __init__(
         self,
-        estimator: Any = None,
-        chain: bool = False,
-        chain_folds: int = 5,
-        random_state: int = 0,
+        estimator: Any,
+        *,
         high_threshold: float | None = None,
         temperatures: tuple[float, float] | None = None,
         n_jobs: int | None = None,
     ):
-        self.estimator = estimator
-        self.chain = chain
-        self.chain_folds = chain_folds
-        self.random_state = random_state
+        super().__init__(estimator, n_jobs=n_jobs)
         self.high_threshold = high_threshold
         self.temperatures = temperatures
-        self.n_jobs = n_jobs
 
-    def fit(self, X: Any, y: np.ndarray) -> TriageHeads:
-        self.__dict__.pop("_stacked", None)  # built from the heads fitted before
-        y = np.asarray(y)
-        if self.chain:
-            self.topic_ = clone(self.estimator).fit(X, y[:, 0])
-            folds = StratifiedKFold(self.chain_folds, shuffle=True, random_state=self.random_state)
-            topic_proba = cross_val_predict(clone(self.estimator), X, y[:, 0], cv=folds, method="predict_proba")
-            self.urgency_ = clone(self.estimator).fit(self._with_topic(X, topic_proba), y[:, 1])
-        else:
-            # Processes, not threads: liblinear draws from one global random generator, so two fits
-            # in threads of one process would not be reproducible.
-            self.topic_, self.urgency_ = Parallel(n_jobs=min(2, effective_n_jobs(self.n_jobs)))(
-                delayed(clone(self.estimator).fit)(X, y[:, head]) for head in (0, 1)
+    @_fit_context(prefer_skip_nested_validation=False)  # the heads' estimator is validated by its own fit
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **fit_params: Any) -> TriageHeads:
+        """Fit the topic head on ``y[:, 0]`` and the urgency head on ``y[:, 1]`` of the same `X`."""
+        shape = np.shape(y)
+        if len(shape) != 2 or shape[1] != 2:
+            raise ValueError(f"TriageHeads: y must have two columns (topic, urgency); got shape {shape}")
+        if self.temperatures is not None and (len(self.temperatures) != 2 or min(self.temperatures) <= 0):
+            raise InvalidParameterError(
+                f"The 'temperatures' parameter of TriageHeads must be two positive numbers or None; "
+                f"got {self.temperatures!r}"
             )
-        self.classes_ = [self.topic_.classes_, self.urgency_.classes_]
+        super().fit(X, y, sample_weight=sample_weight, **fit_params)
         return self
 
-    @staticmethod
-    def _with_topic(X: Any, topic_proba: np.ndarray) -> Any:
-        return sp.hstack([X, sp.csr_matrix(topic_proba)], format="csr")
+    @property
+    def topic_(self) -> Any:
+        """The fitted topic head."""
+        check_is_fitted(self)
+        return self.estimators_[0]
 
-    def urgency_input(self, X: Any, topic_proba: np.ndarray | None = None) -> Any:
-        if not self.chain:
-            return X
-        return self._with_topic(X, self.topic_.predict_proba(X) if topic_proba is None else topic_proba)
+    @property
+    def urgency_(self) -> Any:
+        """The fitted urgency head."""
+        check_is_fitted(self)
+        return self.estimators_[1]
 
     def predict_proba(self, X: Any) -> list[np.ndarray]:
-        topic = self._head_proba("topic_", X)
-        probabilities = [topic, self._head_proba("urgency_", self.urgency_input(X, topic))]
+        """Each head's class probabilities, temperature-scaled when `temperatures` are set."""
+        probabilities = super().predict_proba(X)
         if self.temperatures is None:
             return probabilities
         return [temper(p, t) for p, t in zip(probabilities, self.temperatures)]
 
-    def _head_proba(self, head: str, X: Any) -> np.ndarray:
-        """A head's probabilities; sigmoid-calibrated linear heads through `StackedCalibratedLinear`
-        (built on first use, never pickled)."""
-        fast = self.__dict__.setdefault("_stacked", {})
-        if head not in fast:
-            estimator = getattr(self, head)
-            fast[head] = StackedCalibratedLinear(estimator) if StackedCalibratedLinear.applies(estimator) else None
-        return getattr(self, head).predict_proba(X) if fast[head] is None else fast[head].predict_proba(X)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state.pop("_stacked", None)
-        return state
-
     def predict(self, X: Any) -> np.ndarray:
-        predicted = probabilities_frame(self.classes_, self.predict_proba(X), pd.RangeIndex(X.shape[0]), self.high_threshold)
+        """Topic and urgency of each row, an (n, 2) array of labels, urgency raised by `high_threshold`."""
+        check_is_fitted(self)
+        predicted = probabilities_frame(
+            self.classes_, self.predict_proba(X), pd.RangeIndex(_num_samples(X)), self.high_threshold
+        )
         return predicted[list(LABEL_COLUMNS)].to_numpy()
 
 
-class StackedCalibratedLinear:
-    """`CalibratedClassifierCV.predict_proba` of sigmoid-calibrated linear classifiers, with the
-    decision functions of all its folds as one sparse × dense product.
-
-    scikit-learn validates the input and fits a label encoder again in each fold's call, which cost
-    more than the products; this computes the same numbers, bit for bit (tested), in the same order
-    of operations: per fold, sigmoid of each class's score, normalized, averaged over the folds.
-    """
-
-    def __init__(self, estimator: CalibratedClassifierCV):
-        folds = estimator.calibrated_classifiers_
-        self.classes = len(estimator.classes_)
-        self.folds = len(folds)
-        self.weights = np.ascontiguousarray(np.vstack([fold.estimator.coef_ for fold in folds]).T)
-        self.intercepts = np.concatenate([np.broadcast_to(fold.estimator.intercept_, (self.classes,)) for fold in folds])
-        self.slopes = np.array([c.a_ for fold in folds for c in fold.calibrators], dtype=np.float64)
-        self.offsets = np.array([c.b_ for fold in folds for c in fold.calibrators], dtype=np.float64)
-
-    @staticmethod
-    def applies(estimator: Any) -> bool:
-        """Sigmoid calibration of linear folds that each know every class (more than two)."""
-        if not isinstance(estimator, CalibratedClassifierCV) or estimator.method != "sigmoid" or len(estimator.classes_) < 3:
-            return False
-        return all(
-            isinstance(fold.estimator, LinearSVC | LogisticRegression)
-            and np.array_equal(fold.estimator.classes_, estimator.classes_)
-            for fold in estimator.calibrated_classifiers_
-        )
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        scores = np.asarray(X @ self.weights) + self.intercepts
-        calibrated = expit(-(self.slopes * scores + self.offsets))
-        mean = np.zeros((X.shape[0], self.classes))
-        for fold in range(self.folds):
-            proba = np.ascontiguousarray(calibrated[:, fold * self.classes : (fold + 1) * self.classes])
-            denominator = np.sum(proba, axis=1)[:, np.newaxis]
-            proba = np.divide(proba, denominator, out=np.full_like(proba, 1 / self.classes), where=denominator != 0)
-            proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
-            mean += proba
-        mean /= self.folds
-        return mean
+def calibrates_itself(estimator: Any) -> bool:
+    """Whether a head's probabilities are calibrated by the estimator itself (the train stage then
+    fits no temperature on top of them)."""
+    return isinstance(estimator, CalibratedClassifierCV)
 
 
 def temper(probabilities: np.ndarray, temperature: float) -> np.ndarray:
@@ -250,14 +265,20 @@ def fit_temperature(probabilities: np.ndarray, truth: np.ndarray, classes: np.nd
     return float(round(minimize_scalar(loss, bounds=(0.05, 20.0), method="bounded").x, 4))
 
 
-def make_estimator(name: str, C: float, class_weight: str | None, max_iter: int, seed: int = 0) -> Any:
+def make_estimator(
+    name: str, C: float, class_weight: str | None, max_iter: int, seed: int = 0, calibration_folds: int = 3
+) -> Any:
     """The linear model families of the selection grid, each with probabilities."""
     if name == "logreg":
         # newton-cg converges in a handful of steps here; lbfgs spends 5x longer inside L-BFGS-B on
         # 6 classes x ~150k features.
         return LogisticRegression(C=C, class_weight=class_weight, max_iter=max_iter, solver="newton-cg")
     if name == "linear_svc":
-        return CalibratedClassifierCV(LinearSVC(C=C, class_weight=class_weight, random_state=seed), method="sigmoid", cv=3)
+        # One SVM on all the data and one temperature fitted on its out-of-fold decision values:
+        # better log loss than 3 sigmoid-calibrated folds under a temperature, a third of the weights
+        # (docs/performance.md, "Calibrated heads").
+        svc = LinearSVC(C=C, class_weight=class_weight, random_state=seed)
+        return CalibratedClassifierCV(svc, method="temperature", cv=calibration_folds, ensemble=False)
     if name == "complement_nb":
         # C plays the role of the smoothing strength's inverse, so one grid axis serves all families.
         return ComplementNB(alpha=1.0 / C)
@@ -282,12 +303,12 @@ def build_features(params: Mapping[str, Any]) -> FeatureUnion:
 
 
 def build_heads(params: Mapping[str, Any], seed: int = 0) -> TriageHeads:
-    estimator = make_estimator(params["estimator"], params["C"], params["class_weight"], params["max_iter"], seed)
+    estimator = make_estimator(
+        params["estimator"], params["C"], params["class_weight"], params["max_iter"], seed, params["calibration_folds"]
+    )
     temperatures = params.get("temperatures")
     return TriageHeads(
         estimator,
-        chain=params["chain"],
-        random_state=seed,
         high_threshold=params.get("high_threshold"),
         temperatures=tuple(temperatures) if temperatures else None,
         n_jobs=params.get("n_jobs"),

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from contextlib import closing
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any

@@ -39,10 +39,15 @@ def select_and_fit(frame: pd.DataFrame, config: Config) -> tuple[Any, dict[str, 
     winner = best(results)
     routing_config = config.routing
     # Calibration and decision thresholds are fitted on the winner's out-of-fold predictions, never
-    # on test data: temperatures first, then the P(high) threshold on the calibrated probabilities.
+    # on test data: temperatures first (for families that do not calibrate themselves), then the
+    # P(high) threshold on the calibrated probabilities.
     truth = model.labels_of(frame)
-    temperatures = [model.fit_temperature(p, truth[:, i], c) for i, (p, c) in enumerate(zip(winner.probabilities, winner.classes))]
-    calibrated = [model.temper(p, t) for p, t in zip(winner.probabilities, temperatures)]
+    temperatures: list[float] | None = None
+    calibrated = winner.probabilities
+    if not model.calibrates_itself(model.build_heads(winner.config).estimator):
+        pairs = zip(winner.probabilities, winner.classes)
+        temperatures = [model.fit_temperature(p, truth[:, i], c) for i, (p, c) in enumerate(pairs)]
+        calibrated = [model.temper(p, t) for p, t in zip(winner.probabilities, temperatures)]
     texts, deadlines = model.texts_and_deadlines(frame)
     # The rules raise what they recognise to high whatever P(high) is: the threshold only has to
     # catch the rest, so it is chosen with them applied (a lower one would redden many more mails).
@@ -66,5 +71,4 @@ def select_and_fit(frame: pd.DataFrame, config: Config) -> tuple[Any, dict[str, 
 
 
 def describe(config: dict[str, Any]) -> str:
-    chain = "+chain" if config["chain"] else ""
-    return f"{config['estimator']} C={config['C']} {'+'.join(config['features'])}{chain}"
+    return f"{config['estimator']} C={config['C']} {'+'.join(config['features'])}"
