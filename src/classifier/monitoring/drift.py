@@ -226,6 +226,16 @@ def performance(current: pd.DataFrame, estimators: Mapping[str, Mapping[str, Any
     return result
 
 
+def performance_line(head: str, entry: Mapping[str, Any]) -> str:
+    """One line for a head's performance entry: measured, and the label-free estimate with its interval."""
+    low, high = entry["interval"]
+    method = entry.get("method", "mean confidence")
+    estimate = f"estimated {entry['estimated_accuracy']:.3f} [{low:.3f}, {high:.3f}] ({method}"
+    estimate += f"; mean confidence {entry['mean_confidence']:.3f})" if "mean_confidence" in entry else ")"
+    measured = f"measured {entry['accuracy']:.3f}, " if "accuracy" in entry else ""
+    return f"{head} accuracy: {measured}{estimate}"
+
+
 def weekly(current: pd.DataFrame, reference: Mapping[str, Any], limits: Mapping[str, float]) -> list[dict[str, Any]]:
     """Per ISO week of `received_at`: volume, urgency PSI against the reference, mean confidence."""
     arrival = pd.to_datetime(current["received_at"], utc=True, errors="coerce", format="ISO8601")
