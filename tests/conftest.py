@@ -91,7 +91,7 @@ GROUPS = {
     },
     "data": {"test_corpus", "test_data_contract"},
     "model": {
-        "test_benchmarks", "test_cli", "test_drift", "test_explain", "test_faults", "test_model",
+        "test_benchmarks", "test_cli", "test_drift", "test_estimate", "test_explain", "test_faults", "test_model",
         "test_model_trust", "test_pipeline", "test_scoring", "test_training",
     },
 }

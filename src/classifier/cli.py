@@ -189,6 +189,8 @@ def drift_command(
         verdict = "[bold red]DRIFT[/]" if check.drift else "[green]ok[/]"
         table.add_row(check.name, check.statistic, f"{check.value:.4f}", f"{check.threshold:.4f}", verdict, check.detail)
     console.print(table)
+    for head, entry in report.performance.items():
+        console.print(drift.performance_line(head, entry))
     if report.new_terms:
         console.print("new frequent terms: " + ", ".join(f"{t} ({n})" for t, n in report.new_terms))
     out = json_out or current.with_suffix(".drift.json")

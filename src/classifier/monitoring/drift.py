@@ -1,6 +1,7 @@
 """Drift between the training data (the reference profile written next to the model) and a scored
 batch of new mail: prediction, confidence, length, vocabulary and text drift, and performance
-(measured when labels are present, estimated from calibrated confidences when not).
+(measured when labels are present, estimated when not: by the estimator fitted at training,
+`classifier.monitoring.estimate`, else from the mean calibrated confidence).
 
 The reference profile holds statistics only: label and confidence distributions, lengths, the
 vocabulary with document frequencies, and hashed token counts of a sample of documents for the
@@ -28,6 +29,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from classifier.config import DriftConfig
 from classifier.io.contract import LABEL_COLUMNS, TOPICS, URGENCIES
+from classifier.monitoring.estimate import AccuracyEstimator
 from classifier.text import redact
 
 REFERENCE_FILE = "reference.json"
@@ -199,15 +201,23 @@ def new_terms(vocabulary: Mapping[str, int], tokens: pd.Series, top: int) -> tup
     return oov / max(1, known), sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:top]
 
 
-def performance(current: pd.DataFrame) -> dict[str, Any]:
+def performance(current: pd.DataFrame, estimators: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Measured accuracy and macro-F1 where true labels exist; the unlabeled estimate (mean of the
-    calibrated top-label confidence, as NannyML's CBPE does for accuracy) with a 95% interval."""
+    calibrated top-label confidence, as NannyML's CBPE does for accuracy) with a 95% interval.
+
+    With `estimators` (the reference's, fitted on writer-grouped held-out predictions at training;
+    `classifier.monitoring.estimate`), the estimate and interval are theirs and the mean confidence
+    stays beside them as `mean_confidence`: it over-states accuracy on mail unlike the corpus."""
     result: dict[str, Any] = {}
     for name in LABEL_COLUMNS:
         confidence = pd.to_numeric(current[f"{name}_confidence"], errors="coerce").dropna()
         estimate = float(confidence.mean())
         half_width = 1.96 * math.sqrt(float((confidence * (1 - confidence)).sum())) / max(1, len(confidence))
         entry = {"estimated_accuracy": round(estimate, 4), "interval": [round(estimate - half_width, 4), round(estimate + half_width, 4)]}
+        if estimators and name in estimators:
+            fitted = AccuracyEstimator.from_dict(estimators[name]).estimate(confidence.to_numpy()).to_dict()
+            entry = {**{k: fitted[k] for k in ("estimated_accuracy", "interval", "method", "level")},
+                     "mean_confidence": round(estimate, 4)}
         truth = f"true_{name}"
         if truth in current and current[truth].astype(str).str.len().gt(0).any():
             labeled = current[current[truth].astype(str).str.len().gt(0) & current[name].notna()]
@@ -215,6 +225,16 @@ def performance(current: pd.DataFrame) -> dict[str, Any]:
             entry["macro_f1"] = round(float(f1_score(labeled[truth], labeled[name], average="macro")), 4)
         result[name] = entry
     return result
+
+
+def performance_line(head: str, entry: Mapping[str, Any]) -> str:
+    """One line for a head's performance entry: measured, and the label-free estimate with its interval."""
+    low, high = entry["interval"]
+    method = entry.get("method", "mean confidence")
+    estimate = f"estimated {entry['estimated_accuracy']:.3f} [{low:.3f}, {high:.3f}] ({method}"
+    estimate += f"; mean confidence {entry['mean_confidence']:.3f})" if "mean_confidence" in entry else ")"
+    measured = f"measured {entry['accuracy']:.3f}, " if "accuracy" in entry else ""
+    return f"{head} accuracy: {measured}{estimate}"
 
 
 def weekly(current: pd.DataFrame, reference: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -255,7 +275,7 @@ def compare(profile: Mapping[str, Any], sample: sp.csr_matrix, current: pd.DataF
         threshold = auc_threshold(sample.shape[0], current_sample.shape[0], limits.domain_auc)
         checks.append(Check("text (domain classifier)", "ROC-AUC", round(auc, 4), round(threshold, 4), bool(auc >= threshold),
                             f"{sample.shape[0]} reference vs {current_sample.shape[0]} current documents"))
-    perf = performance(scored)
+    perf = performance(scored, profile.get("estimators"))
     for name in LABEL_COLUMNS:
         expected = profile["accuracy"][name]
         value = perf[name].get("accuracy", perf[name]["estimated_accuracy"])

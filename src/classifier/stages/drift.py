@@ -9,7 +9,7 @@ import pandas as pd
 
 from classifier.config import stage_arguments
 from classifier.io.inputs import read_chunks
-from classifier.monitoring.drift import compare, load_reference
+from classifier.monitoring.drift import compare, load_reference, performance_line
 from classifier.serving.score import Scorer, run_batch
 
 
@@ -28,6 +28,8 @@ def main() -> None:
         (args.out / f"{name}.json").write_text(report.to_json() + "\n", encoding="utf-8")
         failing = ", ".join(c.name for c in report.checks if c.drift) or "none"
         print(f"{name}: {'DRIFT' if report.drift else 'no drift'} ({report.rows} mails; failing checks: {failing})")
+        for head, entry in report.performance.items():
+            print(f"  {performance_line(head, entry)}")
 
 
 if __name__ == "__main__":

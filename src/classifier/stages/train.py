@@ -13,7 +13,7 @@ from classifier import model
 from classifier.config import Config, stage_arguments
 from classifier.io import contract
 from classifier.model import tracking
-from classifier.monitoring import drift
+from classifier.monitoring import drift, estimate
 from classifier.training.fit import TRACKED_LIBRARIES, describe, select_and_fit
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,10 @@ def main(params: Config, data_path: str | Path, out_dir: str | Path) -> dict[str
             params.drift.reference_sample,
             params.seed,
         )
+        # The label-free accuracy estimator of the drift check, fitted on the held-out writers' predictions.
+        group_by = params.selection.group_by
+        groups = frame[group_by].to_numpy() if group_by in frame else None
+        profile["estimators"] = estimate.fit_estimators(frame, summary["out_of_fold"], groups)
         drift.save_reference(out_dir, profile, sample)
         tracking.log_model(pipeline, model.read_metadata(out_dir))
     log.info("selected %s: cv %s (MLflow run %s)", describe(summary["config"]), summary["cv_metrics"], run.info.run_id)
