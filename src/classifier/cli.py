@@ -93,6 +93,62 @@ def score(
     )
 
 
+@app.command("spark-score")
+def spark_score(
+    input_path: str = typer.Argument(..., help="Parquet file or folder (a data lake path Spark can read)."),
+    output: str = typer.Option(..., "-o", "--output", help="Parquet folder to write (part files, input order)."),
+    master: str = typer.Option(None, "--master", help="Spark master, e.g. local[2]; default: spark-submit's or local[*]."),
+    model_source: str = typer.Option("models", "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion)."),
+    params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (SLA hours, limits)."),
+    partitions: int = typer.Option(0, "--partitions", min=0, help="Scoring tasks (0: cores, or one per 50,000 rows)."),
+) -> None:
+    """Score Parquet on Spark with the same answers as `classifier score` (needs the `spark` extra and Java)."""
+    try:
+        from classifier.serving import spark
+    except ImportError as error:
+        raise _failure(ValueError(f"pyspark is not installed ({error}); pip install 'classifier[spark]'")) from error
+    if "://" not in output and not input_path.startswith(("hdfs:", "s3a:", "gs:", "abfss:")):
+        try:
+            check_not_input(Path(input_path), Path(output))
+        except InputError as error:
+            raise _failure(error) from error
+    try:
+        run_params = load_params(params)
+        session = spark.session(master or ("local[*]" if not os.environ.get("SPARK_ENV_LOADED") else None))
+        summary = spark.score_parquet(
+            session, input_path, output, model_source, run_params["sla"], Limits.from_params(run_params), partitions or None
+        )
+    except (ModelFileError, InputError, contract.InquiryDataError, OSError, ValueError) as error:
+        raise _failure(error) from error
+    colours = summary["colours"]
+    console.print(
+        f"{summary['records']} records → {output} ({summary['partitions']} partitions): {colours['red']} red, "
+        f"{colours['orange']} orange, {colours['green']} green; {summary['review']} to review; "
+        f"{summary['follow_ups']} follow-ups; {summary['unscored']} not scored; {summary['seconds']:.1f}s"
+    )
+
+
+@app.command()
+def serve(
+    model_source: str = typer.Option("models", "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", help="Port to listen on (0: any free port)."),
+    params: Path = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (SLA hours, limits)."),
+) -> None:
+    """Answer POST /score (MLflow's dataframe_split JSON) with the triage of each row; GET /health."""
+    from classifier.serving.server import serve as run_server
+
+    try:
+        run_params = load_params(params)
+        scorer = Scorer.load(model_source, limits=Limits.from_params(run_params))
+    except (ModelFileError, OSError, ValueError) as error:
+        raise _failure(error) from error
+    try:
+        run_server(scorer, run_params["sla"], host, port)
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
 @app.command("drift")
 def drift_command(
     current: Path = typer.Option(..., "--current", help="A batch scored by `classifier score --drift-columns`."),

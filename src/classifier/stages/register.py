@@ -23,12 +23,12 @@ log = logging.getLogger(__name__)
 
 
 def main(params: dict[str, Any], model_dir: str | Path, reports_dir: str | Path) -> dict[str, Any]:
-    pipeline, metadata = model.load(model_dir)
+    _, metadata = model.load(model_dir)  # checked before it is logged
     reports = Path(reports_dir)
     metrics = json.loads((reports / "metrics.json").read_text())
     registry = params["registry"]
     tracking.configure()
-    run = tracking.training_run(metadata["model_sha256"]) or tracking.log_training_run(pipeline, metadata)
+    run = tracking.training_run(metadata["model_sha256"]) or tracking.log_training_run(model_dir, metadata, params.get("sla"))
     tracking.log_evaluation(run.info.run_id, metrics, reports)
     outcome = tracking.register(
         run.info.run_id,

@@ -45,7 +45,7 @@ def main(params: dict[str, Any], data_path: str | Path, out_dir: str | Path) -> 
             frame, summary["out_of_fold"], model.inquiry_tokens(model.inquiry_texts(frame)), params["drift"]["reference_sample"], params["seed"]
         )
         drift.save_reference(out_dir, profile, sample)
-        tracking.log_model(pipeline, model.read_metadata(out_dir))
+        tracking.log_model(out_dir, model.read_metadata(out_dir), params.get("sla"))
     log.info("selected %s: cv %s (MLflow run %s)", describe(summary["config"]), summary["cv_metrics"], run.info.run_id)
     return model.read_metadata(out_dir)
 
