@@ -85,20 +85,20 @@ def _part_schema(columns: tuple[str, ...]) -> Any:
     return StructType([StructField(name, kind(name), True) for name in columns])
 
 
-_worker: dict[str, Scorer] = {}
+_worker: dict[tuple[str, str, Limits], Scorer] = {}
 
 
 def _scorer(files: dict[str, bytes], version: str, limits: Limits) -> Scorer:
     """The Python worker's Scorer, loaded from the broadcast model files the first time it is asked for."""
-    sha = hashlib.sha256(files[model.MODEL_FILE]).hexdigest()
-    if sha not in _worker:
+    key = (hashlib.sha256(files[model.MODEL_FILE]).hexdigest(), version, limits)
+    if key not in _worker:
         folder = Path(tempfile.mkdtemp(prefix="inquiry-triage-model-"))
         for name, content in files.items():
             (folder / name).write_bytes(content)
         pipeline, metadata = model.load(folder)  # checksum against model.json, trusted types only
         shutil.rmtree(folder, ignore_errors=True)
-        _worker[sha] = Scorer(pipeline, metadata, version, limits=limits)
-    return _worker[sha]
+        _worker[key] = Scorer(pipeline, metadata, version, limits=limits)
+    return _worker[key]
 
 
 def _score_partition(batches: Iterator[pd.DataFrame], files: Any, version: str, limits: Limits) -> Iterator[pd.DataFrame]:
