@@ -37,7 +37,7 @@ from classifier import model
 from classifier.io import contract
 from classifier.io.contract import COLOURS
 from classifier.io.contract import frame_as_text
-from classifier.io.inputs import COLUMNS, materialize
+from classifier.io.inputs import COLUMNS, invalid_unicode_fields, materialize
 from classifier.io.limits import Limits
 from classifier.model.explain import Explainer
 from classifier.serving import followups, routing, sla
@@ -236,10 +236,23 @@ class Scorer:
 def request_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A request as the table readers give it: the input COLUMNS as text ('' for missing values,
     None, NaN; numbers and timestamps as their text), ids `row<n>` when the request has none."""
-    frame = frame.reset_index(drop=True)
-    text = frame_as_text(frame.reindex(columns=list(COLUMNS)))
+    raw = frame.reset_index(drop=True).reindex(columns=list(COLUMNS)).astype(object)
+    # A JSON request can carry lone surrogates (\ud800), which no UTF-8 text takes: such a row is an
+    # error row, its texts emptied, instead of failing the whole request.
+    broken: dict[int, list[str]] = {}
+    for column in COLUMNS:
+        values = raw[column].tolist()
+        for row, value in enumerate(values):
+            if isinstance(value, str) and invalid_unicode_fields({column: value}):
+                broken.setdefault(row, []).append(f"field '{column}'")
+                values[row] = ""
+        raw[column] = values
+    text = frame_as_text(raw)
     if "id" not in frame:
         text["id"] = [f"row{n}" for n in range(1, len(frame) + 1)]
+    for row, fields in broken.items():
+        text.at[row, "body"] = ""
+        text.at[row, "input_error"] = f"row {row + 1}, {', '.join(fields)}: not valid Unicode (a lone surrogate); not scored"
     return text
 
 

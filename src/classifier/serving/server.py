@@ -112,7 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, {"predictions": predictions(self.server.score(frame))})
 
     def _send(self, status: HTTPStatus, body: dict[str, Any]) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace")
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
