@@ -114,7 +114,8 @@ def spark_score(
             raise _failure(error) from error
     try:
         run_params = load_params(params)
-        session = spark.session(master or ("local[*]" if not os.environ.get("SPARK_ENV_LOADED") else None))
+        # Under spark-submit (it sets SPARK_ENV_LOADED) the cluster's master applies; alone, all local cores.
+        session = spark.session(master or (None if os.environ.get("SPARK_ENV_LOADED") else "local[*]"))
         summary = spark.score_parquet(
             session, input_path, output, model_source, run_params["sla"], Limits.from_params(run_params), partitions or None
         )
@@ -248,3 +249,7 @@ def print_queue(scored: pd.DataFrame, show: int) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app()
+
+
+if __name__ == "__main__":  # spark-submit runs this file as the application
+    main()
