@@ -36,49 +36,11 @@ from classifier.io import contract  # noqa: E402
 from classifier.io.mail import parse_message  # noqa: E402
 from classifier.model.baseline import KeywordBaseline  # noqa: E402
 from classifier.text import mask, normalize  # noqa: E402
+from classifier.evaluation.volume import volume_corpus  # noqa: E402
 from classifier.text.tagging import _tagger  # noqa: E402
 
 JST = timezone(timedelta(hours=9))
 NAMES = ("山田", "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "中村", "小林", "加藤")
-
-
-# --- the volume corpus -----------------------------------------------------------------------
-
-
-def sentences(body: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[。！？\n])", body) if len(s.strip()) >= 6]
-
-
-def volume_corpus(n: int, seed: int = 0) -> pd.DataFrame:
-    """n records recombined from the labeled corpus: the sentences of one inquiry (one of them left
-    out now and then), up to two sentences of other inquiries with the same labels, and a random
-    order number, date, name or phone; labelled like the inquiry. Each record keeps what made its
-    inquiry's labels, so training on it is as hard as on real mail, not on label noise."""
-    rng = random.Random(seed)
-    corpus = contract.load_inquiries(ROOT / "data" / "inquiries.csv")
-    inquiries = [(sentences(body) or [body], (topic, urgency)) for body, topic, urgency in zip(corpus["body"], corpus["topic"], corpus["urgency"])]
-    by_label: dict[tuple[str, str], list[str]] = {}
-    for parts, label in inquiries:
-        by_label.setdefault(label, []).extend(parts)
-    start = datetime(2026, 6, 1, 8, 0, tzinfo=JST)
-    rows = []
-    for i in range(n):
-        parts, (topic, urgency) = rng.choice(inquiries)
-        parts = list(parts)
-        if len(parts) > 2 and rng.random() < 0.5:
-            del parts[rng.randrange(1, len(parts))]
-        parts += [rng.choice(by_label[(topic, urgency)]) for _ in range(rng.randint(0, 2))]
-        parts.insert(rng.randint(0, len(parts)), rng.choice([
-            f"注文番号 {rng.randint(20260101, 20261231)}-{rng.randint(0, 9999999):07d}",
-            f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日に注文しました。",
-            f"{rng.choice(NAMES)}と申します。",
-            f"電話 090-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
-        ]))
-        rows.append({
-            "id": f"v{i:07d}", "received_at": (start + timedelta(minutes=7 * i)).isoformat(), "channel": "form",
-            "subject": "", "body": "".join(parts), "topic": topic, "urgency": urgency,
-        })
-    return pd.DataFrame(rows)
 
 
 # --- measurements ----------------------------------------------------------------------------

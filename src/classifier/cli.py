@@ -162,6 +162,72 @@ def score(
     )
 
 
+@app.command("spark-score")
+def spark_score(
+    input_path: str = typer.Argument(..., help="Parquet file or folder (a data lake path Spark can read)."),
+    output: str = typer.Option(..., "-o", "--output", help="Parquet folder to write (part files, input order)."),
+    master: str = typer.Option(None, "--master", help="Spark master, e.g. local[2]; default: spark-submit's or local[*]."),
+    model_source: str = typer.Option(
+        None, "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/."
+    ),
+    params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
+    partitions: int = typer.Option(0, "--partitions", min=0, help="Scoring tasks (0: cores, or one per 50,000 rows)."),
+) -> None:
+    """Score Parquet on Spark with the same answers as `classifier score` (needs the `spark` extra and Java)."""
+    from classifier.io import contract
+    from classifier.io.inputs import InputError, check_not_input
+    from classifier.model import ModelFileError
+
+    try:
+        from classifier.serving import spark
+    except ImportError as error:
+        _fail(f"pyspark is not installed ({error}); pip install 'inquiry-triage[spark]'")
+    config = _config(params)
+    try:
+        if "://" not in output and not input_path.startswith(("hdfs:", "s3a:", "gs:", "abfss:")):
+            check_not_input(Path(input_path), Path(output))
+        # Under spark-submit (it sets SPARK_ENV_LOADED) the cluster's master applies; alone, all local cores.
+        session = spark.session(master or (None if os.environ.get("SPARK_ENV_LOADED") else "local[*]"))
+        summary = spark.score_parquet(
+            session, input_path, output, config.sla, _model_folder(model_source), config.limits, partitions or None
+        )
+    except (ModelFileError, InputError, contract.InquiryDataError, OSError, ValueError) as error:
+        _fail(error)
+    colours = summary["colours"]
+    console.print(
+        f"{summary['records']} records → {output} ({summary['partitions']} partitions): {colours['red']} red, "
+        f"{colours['orange']} orange, {colours['green']} green; {summary['review']} to review; "
+        f"{summary['follow_ups']} follow-ups; {summary['unscored']} not scored; {summary['seconds']:.1f}s"
+    )
+
+
+@app.command()
+def serve(
+    model_source: str = typer.Option(
+        None, "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
+    params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
+) -> None:
+    """Answer POST /score (MLflow's dataframe_split JSON) with the triage of each row; GET /health."""
+    from classifier.model import ModelFileError
+    from classifier.serving.score import Scorer
+    from classifier.serving.server import serve as run_server
+
+    config = _config(params)
+    try:
+        scorer = Scorer.load(_model_folder(model_source), limits=config.limits, scoring=config.scoring)
+    except (ModelFileError, OSError, ValueError) as error:
+        _fail(error)
+    try:
+        run_server(scorer, config.sla, host, port)
+    except OSError as error:  # the port is taken or not ours to bind
+        _fail(error)
+    except KeyboardInterrupt:
+        log.info("stopped")
+
+
 @app.command("drift")
 def drift_command(
     current: Path = typer.Option(
@@ -271,3 +337,7 @@ def print_queue(scored: list[dict[str, Any]], show: int) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # spark-submit runs this file as the application
+    main()

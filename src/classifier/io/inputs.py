@@ -23,6 +23,7 @@ import csv
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from itertools import islice
@@ -176,9 +177,23 @@ def _jsonl_records(path: Path, codec: str) -> Iterator[tuple[int, dict[str, str]
                 except ValueError as error:
                     yield number, f"unreadable JSON ({error})"
                     continue
-                yield number, {k: "" if v is None else str(v) for k, v in record.items()}
+                record = {k: "" if v is None else str(v) for k, v in record.items()}
+                if broken := invalid_unicode_fields(record):
+                    yield number, f"{', '.join(broken)}: not valid Unicode (a lone surrogate escape such as \\ud800)"
+                    continue
+                yield number, record
     except UnicodeDecodeError:
         raise _undecodable(path, codec) from None
+
+
+def invalid_unicode_fields(record: dict[str, str]) -> list[str]:
+    """The fields (named as `field 'x'`) whose name or text holds a lone surrogate: JSON can escape one
+    (\\ud800), no UTF-8 output or MeCab can take it, so such a record is an error row, not a crash."""
+    return [f"field {key.encode('utf-8', 'backslashreplace').decode()!r}" for key, value in record.items()
+            if _SURROGATE.search(key) or _SURROGATE.search(value)]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _check_jsonl_body(path: Path, codec: str) -> None:

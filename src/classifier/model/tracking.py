@@ -17,14 +17,19 @@ from typing import Any
 from urllib.parse import urlparse
 
 import mlflow
+import mlflow.pyfunc
 import mlflow.sklearn
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, DataType, Schema
 
-from classifier.model.pipeline import TRUSTED_TYPES, UntrustedModelError, load_trusted
+from classifier.config import SlaConfig
+from classifier.model.pipeline import METADATA_FILE, UntrustedModelError, load_trusted
+from classifier.model.pipeline import load as load_directory
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "inquiry-triage"
@@ -34,11 +39,34 @@ CANDIDATE, CHAMPION = "candidate", "champion"
 MODEL_TAG, MODEL_URI_TAG = "model_sha256", "model_uri"
 # What the evaluation stage writes under reports/ that belongs on the run.
 EVALUATION_FILES = ("metrics.json", "evaluation.md", "model_card.md", "figures", "plots")
-# What serving the model needs; listed by hand because inference from the environment is slow and wrong.
-REQUIREMENTS = ["scikit-learn", "scipy", "numpy", "pandas", "fugashi", "unidic-lite", "joblib"]
+# What serving the model needs (the imports of classifier.serving.pyfunc, transitively); listed by
+# hand because inference from the environment is slow and wrong, pinned to the versions installed here.
+REQUIREMENTS = [
+    "mlflow", "scikit-learn", "scipy", "numpy", "pandas", "pyarrow", "fugashi", "unidic-lite", "joblib", "skops",
+    "holidays", "tqdm", "pyyaml",
+]
 # An input example must carry no customer text: this one is written for the purpose, already masked.
 INPUT_EXAMPLE = pd.DataFrame(
-    {"subject": ["ご注文<ORDER>について"], "body": ["<DATE>に注文した商品がまだ届いていません。いつ頃届きますか。"]}
+    {
+        "id": ["example-1"],
+        "received_at": ["2026-11-17T10:00:00+09:00"],
+        "channel": ["form"],
+        "subject": ["ご注文<ORDER>について"],
+        "body": ["<DATE>に注文した商品がまだ届いていません。いつ頃届きますか。"],
+    }
+)
+# The pyfunc's code, logged as the model (models-from-code: loading it unpickles nothing). Named by
+# path, not imported: serving sits above this layer.
+PYFUNC_CODE = Path(__file__).parents[1] / "serving" / "pyfunc_model.py"
+MODEL_DIR_ARTIFACT = "model_dir"
+TEXT_INPUTS = ("id", "received_at", "channel", "subject", "body", "in_reply_to", "references")
+FLOAT_OUTPUTS = ("topic_confidence", "urgency_confidence", "p_high")
+INT_OUTPUTS = ("queue_position", "contact_number", "text_length")
+# The columns of `classifier score` output (serving.score.OUTPUT_COLUMNS), which the pyfunc returns.
+OUTPUT_COLUMNS = (
+    "queue_position", "id", "received_at", "subject", "topic", "topic_confidence", "urgency",
+    "urgency_confidence", "p_high", "colour", "route", "route_reason", "explanation", "follow_up_of",
+    "contact_number", "due_by", "model_version", "error", "text_length", "true_topic", "true_urgency",
 )
 
 
@@ -114,17 +142,32 @@ def pinned_requirements() -> list[str]:
     return [f"{name}=={installed_version(name)}" for name in REQUIREMENTS]
 
 
-def log_model(pipeline: Any, metadata: Mapping[str, Any]) -> str:
-    """Log the fitted pipeline (skops) to the active run with its routing thresholds, and tag the run
-    with the model file's SHA-256 (how `training_run` finds it again); returns the model URI."""
-    info = mlflow.sklearn.log_model(
-        pipeline,
+def signature() -> ModelSignature:
+    """Text columns in (only `body` required: a missing field is an empty one), the score columns out."""
+    inputs = Schema([ColSpec(DataType.string, name, required=name == "body") for name in TEXT_INPUTS])
+
+    def kind(name: str) -> DataType:
+        return DataType.double if name in FLOAT_OUTPUTS else DataType.long if name in INT_OUTPUTS else DataType.string
+
+    outputs = Schema([ColSpec(kind(name), name, required=False) for name in OUTPUT_COLUMNS])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def log_model(model_dir: str | Path, metadata: Mapping[str, Any], sla: SlaConfig) -> str:
+    """Log the model directory as the pyfunc of `classifier.serving.pyfunc` to the active run, with the
+    SLA hours it applies and its routing thresholds, and tag the run with the model file's SHA-256 (how
+    `training_run` finds it again); returns the model URI."""
+    info = mlflow.pyfunc.log_model(
         name="model",
+        python_model=str(PYFUNC_CODE),
+        artifacts={MODEL_DIR_ARTIFACT: str(Path(model_dir).resolve())},
+        model_config={"sla": sla.model_dump(mode="json")},
         input_example=INPUT_EXAMPLE,
-        skops_trusted_types=TRUSTED_TYPES,
+        signature=signature(),
         pip_requirements=pinned_requirements(),
         code_paths=[str(Path(__file__).parents[1])],
-        metadata={"routing": metadata["routing"], "training_data_sha256": metadata["training_data_sha256"]},
+        metadata={"routing": metadata["routing"], "training_data_sha256": metadata["training_data_sha256"],
+                  "model_sha256": metadata["model_sha256"]},
     )
     mlflow.set_tags({MODEL_TAG: metadata["model_sha256"], MODEL_URI_TAG: info.model_uri})
     return info.model_uri
@@ -139,7 +182,7 @@ def training_run(model_sha256: str) -> Run | None:
     return runs[0] if runs else None
 
 
-def log_training_run(pipeline: Any, metadata: Mapping[str, Any]) -> Run:
+def log_training_run(model_dir: str | Path, metadata: Mapping[str, Any], sla: SlaConfig) -> Run:
     """A run for a model trained elsewhere (a store that never saw its training: a new clone, a model
     pulled from the DVC remote): its parameters and cross-validation figures from the model's metadata."""
     with mlflow.start_run(run_name="train (from model metadata)") as run:
@@ -147,7 +190,7 @@ def log_training_run(pipeline: Any, metadata: Mapping[str, Any]) -> Run:
         mlflow.log_param("training_rows", metadata["training_rows"])
         mlflow.log_metrics({f"cv_{k}": v for k, v in metadata["cv_metrics"].items()})
         mlflow.log_metrics({f"routing_{k}": v for k, v in metadata["routing"].items()})
-        log_model(pipeline, metadata)
+        log_model(model_dir, metadata, sla)
     return mlflow.get_run(run.info.run_id)
 
 
@@ -170,17 +213,45 @@ def log_evaluation(run_id: str, metrics: Mapping[str, Any], reports: Path) -> No
 def load(uri: str) -> tuple[Any, dict[str, Any]]:
     """A registered model (`models:/NAME@ALIAS` or `models:/NAME/VERSION`) and its metadata.
 
-    Read with skops against `TRUSTED_TYPES` of this code, never the list the model's own MLmodel file
-    carries (whoever can write the model could widen that one), and never unpickled: a model in
-    another format, or one holding any other type, is refused before a byte of it is deserialized.
+    The pyfunc (this code's way of logging) carries the model directory: it is read with `model.load`,
+    which checks the model file's SHA-256 against its `model.json`. Versions logged before as an
+    sklearn flavor (a rollback may point at one) are read from their skops file. Either way the file
+    is read against `TRUSTED_TYPES` of this code, never the list the model's own MLmodel file carries
+    (whoever can write the model could widen that one), and never unpickled: a model in another
+    format, or one holding any other type, is refused before a byte of it is deserialized.
     """
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-    flavor = mlflow.models.Model.load(local / "MLmodel").flavors.get("sklearn", {})
+    flavors = mlflow.models.Model.load(local / "MLmodel").flavors
+    if "sklearn" not in flavors:
+        directory = local / model_dir_path(uri, flavors)
+        if not (directory / METADATA_FILE).is_file():
+            raise UntrustedModelError(f"{uri}: no {METADATA_FILE} in its {MODEL_DIR_ARTIFACT} artifact")
+        return load_directory(directory)
+    flavor = flavors["sklearn"]
     if flavor.get("serialization_format") != "skops":
         raise UntrustedModelError(f"{uri}: not a skops model ({flavor.get('serialization_format')!r}); refusing to unpickle it")
     pipeline = load_trusted(local / flavor["pickled_model"])
     metadata = mlflow.models.get_model_info(uri).metadata or {}
     return pipeline, dict(metadata)
+
+
+def model_dir_path(uri: str, flavors: Mapping[str, Any]) -> str:
+    """Where a pyfunc logged by `log_model` keeps the model directory, relative to the model's root."""
+    artifact = flavors.get("python_function", {}).get("artifacts", {}).get(MODEL_DIR_ARTIFACT)
+    if not artifact:
+        raise UntrustedModelError(f"{uri}: neither this project's pyfunc (no {MODEL_DIR_ARTIFACT} artifact) nor a skops model")
+    return str(artifact["path"])
+
+
+def download_model_dir(uri: str, destination: str | Path | None = None) -> Path:
+    """The model directory (model.skops, model.json, drift reference) of a registered pyfunc, local."""
+    mlmodel = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{uri.rstrip('/')}/MLmodel"))
+    relative = model_dir_path(uri, mlflow.models.Model.load(mlmodel).flavors)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{uri.rstrip('/')}/{relative}",
+                                                     dst_path=None if destination is None else str(destination)))
+    if not (local / METADATA_FILE).is_file():
+        raise UntrustedModelError(f"{uri}: no {METADATA_FILE} in its {MODEL_DIR_ARTIFACT} artifact")
+    return local
 
 
 def version_metrics(client: MlflowClient, name: str, alias: str) -> dict[str, float] | None:

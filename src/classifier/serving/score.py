@@ -37,7 +37,8 @@ from classifier import model
 from classifier.config import Limits, ScoringConfig, SlaConfig
 from classifier.io import contract
 from classifier.io.contract import COLOURS
-from classifier.io.inputs import materialize
+from classifier.io.contract import frame_as_text
+from classifier.io.inputs import COLUMNS, invalid_unicode_fields, materialize
 from classifier.model.explain import Explainer
 from classifier.serving import followups, routing, sla
 from classifier.text import order_numbers, redact
@@ -242,6 +243,46 @@ class Scorer:
         return scored[list(self.columns)].sort_values("queue_position", kind="stable").reset_index(drop=True)
 
 
+def request_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A request as the table readers give it: the input COLUMNS as text ('' for missing values,
+    None, NaN; numbers and timestamps as their text), ids `row<n>` when the request has none."""
+    raw = frame.reset_index(drop=True).reindex(columns=list(COLUMNS)).astype(object)
+    # A JSON request can carry lone surrogates (\ud800), which no UTF-8 text takes: such a row is an
+    # error row, its texts emptied, instead of failing the whole request.
+    broken: dict[int, list[str]] = {}
+    for column in COLUMNS:
+        values = raw[column].tolist()
+        for row, value in enumerate(values):
+            if isinstance(value, str) and invalid_unicode_fields({column: value}):
+                broken.setdefault(row, []).append(f"field '{column}'")
+                values[row] = ""
+        raw[column] = values
+    text = frame_as_text(raw)
+    if "id" not in frame:
+        text["id"] = [f"row{n}" for n in range(1, len(frame) + 1)]
+    for row, fields in broken.items():
+        text.at[row, "body"] = ""
+        text.at[row, "input_error"] = f"row {row + 1}, {', '.join(fields)}: not valid Unicode (a lone surrogate); not scored"
+    return text
+
+
+def error_frame(frame: pd.DataFrame, columns: tuple[str, ...], error: str) -> pd.DataFrame:
+    """Every row of a request that cannot be scored at all, each with the reason as its error."""
+    rows = range(1, len(frame) + 1)
+    values: dict[str, Any] = {c: [None] * len(frame) for c in columns}
+    values["id"] = frame["id"].tolist() if "id" in frame else [f"row{n}" for n in rows]
+    values["error"] = [f"row {n}: {error}" for n in rows]
+    return _typed(values)
+
+
+def score_request(scorer: Scorer, frame: pd.DataFrame, sla_config: SlaConfig) -> pd.DataFrame:
+    """`score_frame` of a request's rows (a pyfunc call, a POST): never raises for bad rows, and a
+    request without a `body` column gets that as every row's error."""
+    if "body" not in frame:
+        return error_frame(frame, scorer.columns, "field 'body': missing column (the text to score)")
+    return score_frame(scorer, request_frame(frame), sla_config)
+
+
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
 
 
@@ -380,10 +421,23 @@ def render_part(
     and its records among the first `top` of the queue."""
     with part.open("rb") as spool:
         scored = pickle.load(spool)
-    scored.update({name: values.tolist() for name, values in decisions.items()})
-    scored["due_by"] = deadlines(scored["received_at"], scored["urgency"], sla_config)
-    typed = _typed({name: scored[name] for name in columns})
+    typed = decided(scored, decisions, columns, sla_config)
     return rendered(typed, suffix, header, csv_escape), typed[typed["queue_position"] <= top]
+
+
+def decided(scored: dict[str, Any], decisions: pd.DataFrame, columns: tuple[str, ...], sla_config: SlaConfig) -> pd.DataFrame:
+    """Scored columns (`Scorer.score_columns`) with their batch-wide decisions and deadlines, as the
+    typed frame every output is written from (the CLI's files, the MLflow pyfunc, Spark)."""
+    scored = {**scored, **{name: values.tolist() for name, values in decisions.items()}}
+    scored["due_by"] = deadlines(scored["received_at"], scored["urgency"], sla_config)
+    return _typed({name: scored[name] for name in columns})
+
+
+def score_frame(scorer: Scorer, frame: pd.DataFrame, sla_config: SlaConfig) -> pd.DataFrame:
+    """A whole frame scored as one batch (follow-ups linked, queue numbered), in input order and
+    typed exactly as `classifier score` writes it: one row per input row."""
+    scored = scorer.score_columns(frame)
+    return decided(scored, queue_decisions(compact_keys(scored)), scorer.columns, sla_config)
 
 
 def default_start_method() -> str:

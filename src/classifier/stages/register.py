@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from classifier import model
-from classifier.config import RegistryConfig, stage_arguments
+from classifier.config import RegistryConfig, SlaConfig, stage_arguments
 from classifier.model import tracking
 
 log = logging.getLogger(__name__)
 
 
-def main(registry: RegistryConfig, model_dir: str | Path, reports_dir: str | Path) -> dict[str, Any]:
-    pipeline, metadata = model.load(model_dir)
+def main(registry: RegistryConfig, model_dir: str | Path, reports_dir: str | Path, sla: SlaConfig) -> dict[str, Any]:
+    _, metadata = model.load(model_dir)  # checked before it is logged
     reports = Path(reports_dir)
     metrics = json.loads((reports / "metrics.json").read_text())
     tracking.configure()
-    run = tracking.training_run(metadata["model_sha256"]) or tracking.log_training_run(pipeline, metadata)
+    run = tracking.training_run(metadata["model_sha256"]) or tracking.log_training_run(model_dir, metadata, sla)
     tracking.log_evaluation(run.info.run_id, metrics, reports)
     outcome = tracking.register(
         run.info.run_id,
@@ -42,7 +42,7 @@ def main(registry: RegistryConfig, model_dir: str | Path, reports_dir: str | Pat
 
 def cli() -> None:
     args, params = stage_arguments(__doc__, model=Path("models"), reports=Path("reports"))
-    main(params.registry, args.model, args.reports)
+    main(params.registry, args.model, args.reports, params.sla)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def main(params: Config, data_path: str | Path, out_dir: str | Path) -> dict[str
         groups = frame[group_by].to_numpy() if group_by in frame else None
         profile["estimators"] = estimate.fit_estimators(frame, summary["out_of_fold"], groups)
         drift.save_reference(out_dir, profile, sample)
-        tracking.log_model(pipeline, model.read_metadata(out_dir))
+        tracking.log_model(out_dir, model.read_metadata(out_dir), params.sla)
     log.info("selected %s: cv %s (MLflow run %s)", describe(summary["config"]), summary["cv_metrics"], run.info.run_id)
     return model.read_metadata(out_dir)
 
