@@ -72,7 +72,7 @@ def tracked_run(tmp_path_factory, small_params, small_data):
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
         metadata = train.main(small_params, small_data.train, folder / "models")
         metrics = evaluate.main(folder / "models", small_data.test, folder / "reports", small_data.robustness)
-        outcome = register.main(small_params.registry, folder / "models", folder / "reports")
+        outcome = register.main(small_params.registry, folder / "models", folder / "reports", small_params.sla)
         yield {"folder": folder, "model_dir": folder / "models", "metadata": metadata, "metrics": metrics,
                "registration": outcome}
 
