@@ -92,7 +92,7 @@ GROUPS = {
     "data": {"test_corpus", "test_data_contract"},
     "model": {
         "test_benchmarks", "test_cli", "test_drift", "test_explain", "test_faults", "test_model",
-        "test_model_trust", "test_pipeline", "test_scoring", "test_training",
+        "test_model_trust", "test_pipeline", "test_scoring", "test_training", "test_suggest", "test_labels",
     },
 }
 SLOW = {"test_benchmarks", "test_faults", "test_pipeline"}  # whole runs: DVC, subprocess fleets, the bench
