@@ -91,9 +91,9 @@ GROUPS = {
     },
     "data": {"test_corpus", "test_data_contract"},
     "model": {
-        "test_benchmarks", "test_cli", "test_drift", "test_estimate", "test_explain", "test_faults", "test_model",
-        "test_model_trust", "test_pipeline", "test_pyfunc", "test_rest", "test_scoring", "test_spark",
-        "test_surrogates", "test_training",
+        "test_benchmarks", "test_cli", "test_drift", "test_estimate", "test_explain", "test_faults", "test_labels",
+        "test_model", "test_model_trust", "test_pipeline", "test_pyfunc", "test_rest", "test_scoring", "test_spark",
+        "test_suggest", "test_surrogates", "test_training",
     },
 }
 SLOW = {"test_benchmarks", "test_faults", "test_pipeline", "test_rest", "test_spark"}  # whole runs: DVC, subprocess fleets, the bench

@@ -1,4 +1,5 @@
-"""Command line: `classifier train`, `score`, `drift` and `queue`, thin layers over the modules.
+"""Command line: `classifier train`, `score`, `drift`, `queue`, `suggest` and `import-labels`, thin layers
+over the modules.
 
 Conventions: a bad path, file or parameter prints one line naming it and exits 2 (no traceback);
 `-v`/`-q` set the log level (logs go to stderr, results to stdout); the library modules are imported
@@ -287,6 +288,176 @@ def queue(
         f"{len(scored)} records: " + ", ".join(f"{colours.count(c)} {c}" for c in ("red", "orange", "green"))
         + f"; {sum(row['route'] == 'review' for row in scored)} to review; {sum(row['error'] != '' for row in scored)} with errors"
     )
+
+
+@app.command()
+def suggest(
+    scored_path: Path = typer.Argument(..., help="A batch scored by `classifier score`."),
+    input_path: Path = typer.Option(
+        ..., "--input", help="The mail that batch was scored from (joined by id)."
+    ),
+    output: Path = typer.Option(
+        ...,
+        "-o",
+        "--output",
+        help="The file to label: .csv, .xlsx (drop-down lists) or .json (Label Studio).",
+    ),
+    n: int = typer.Option(None, "-n", min=1, help="How many mails to pick (default: params.yaml suggest.n)."),
+    model_source: str = typer.Option(
+        None,
+        "--model",
+        help="The model that scored the batch (directory or MLflow URI); default: the project's models/.",
+    ),
+    reference: str = typer.Option(
+        None,
+        "--reference",
+        help="Model directory with the drift reference (default: --model's, else models/).",
+    ),
+    store: Path = typer.Option(
+        None,
+        "--store",
+        help="The shop's labeled mail, not suggested again (default: the project's data/shop/labels.csv).",
+    ),
+    redact: bool = typer.Option(
+        False,
+        "--redact/--no-redact",
+        help="Mask personal data in subject and body as the reports do (dates too).",
+    ),
+    fmt: InputFormat = typer.Option(None, "--format", help="Input format, when the path does not tell."),
+    encoding: str = typer.Option(
+        "auto", "--encoding", help="Text encoding of CSV/JSONL input (auto: UTF-8, else CP932)."
+    ),
+    recursive: bool = typer.Option(
+        False, "--recursive", help="Also read .eml files in subfolders of a mail folder."
+    ),
+    params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
+) -> None:
+    """Pick the mails of a scored batch whose labels teach the model most, as a file staff label."""
+    from classifier.io import contract, labels
+    from classifier.io.inputs import InputError, check_not_input
+    from classifier.model import ModelFileError
+    from classifier.monitoring import drift
+    from classifier.monitoring import suggest as active
+    from classifier.serving.score import Scorer
+    from classifier.text import redact as redactor
+
+    config = _config(params)
+    try:
+        check_not_input(input_path, output)
+        if output.suffix.lower() not in labels.LABEL_FORMATS:
+            raise ValueError(
+                f"{output}: unknown labeling file type '{output.suffix}' (use .csv, .xlsx or .json)"
+            )
+        settings = active.SuggestParams.from_params({"suggest": config.suggest.model_dump()})
+        scored = contract.read_table(scored_path)
+        batch = labels.read_batch(input_path, fmt.value if fmt else None, encoding, recursive)
+        skip = set(labels.read_store(store or config.root / "data" / "shop" / "labels.csv")["id"].tolist())
+        pool = active.candidates(scored, batch, skip)
+        folder = _model_folder(model_source)
+        scorer = Scorer.load(folder, limits=config.limits, scoring=config.scoring)
+        _check_same_model(scored, scorer.version)
+        try:
+            vocabulary = drift.load_reference(reference or folder)[0]["vocabulary"]
+        except FileNotFoundError as error:
+            errors.print(
+                f"[yellow]note:[/yellow] {escape(str(error))}: new terms are not counted", soft_wrap=True
+            )
+            vocabulary = None
+        picks, terms = active.suggest(
+            scorer.pipeline, pool, vocabulary, settings, n or settings.n, config.seed
+        )
+        written = labels.write_labeling_file(
+            labels.labeling_sheet(picks, redactor if redact else None), output
+        )
+    except (ModelFileError, InputError, contract.InquiryDataError, OSError, ValueError, ImportError) as error:
+        _fail(error)
+    console.print(
+        f"{len(pool)} scored mails not labeled yet; {len(picks)} picked "
+        f"from {picks['cluster'].nunique()} clusters"
+    )
+    if terms:
+        console.print("new frequent terms: " + escape(", ".join(f"{t} ({k})" for t, k in terms)))
+    unredacted = "" if redact else " (unredacted: personal data inside)"
+    console.print("written: " + ", ".join(escape(str(p)) for p in written) + unredacted)
+
+
+def _check_same_model(scored: Any, version: str) -> None:
+    """The uncertainty is the model's that scored the batch: a scored file of another model is refused."""
+    versions = set(scored["model_version"].tolist()) - {""} if "model_version" in scored else set()
+    own = version.split("#sha256:")[-1]
+    if versions and not any(v.split("#sha256:")[-1] == own for v in versions):
+        raise ValueError(
+            f"the batch was scored by {', '.join(sorted(versions))}, not by {version}: "
+            "pass that --model or score again"
+        )
+
+
+@app.command("import-labels")
+def import_labels(
+    label_file: Path = typer.Argument(
+        ..., help="The labeled file: .csv, .xlsx, or a Label Studio .json export."
+    ),
+    batch: Path = typer.Option(
+        ..., "--batch", help="The mail the file was suggested from (what `suggest --input` read)."
+    ),
+    by: str = typer.Option(..., "--by", help="Who labeled it (provenance)."),
+    store: Path = typer.Option(
+        None,
+        "--store",
+        help="The shop's labeled mail to append to (default: the project's data/shop/labels.csv).",
+    ),
+    source: str = typer.Option(
+        None, "--source", help="Group name for grouped CV (default: shop:<batch name>)."
+    ),
+    partial: bool = typer.Option(
+        False, "--partial", help="Leave out rows with no label at all (counted) instead of refusing them."
+    ),
+    fmt: InputFormat = typer.Option(None, "--format", help="Batch format, when the path does not tell."),
+    encoding: str = typer.Option(
+        "auto", "--encoding", help="Text encoding of CSV/JSONL files (auto: UTF-8, else CP932)."
+    ),
+    recursive: bool = typer.Option(
+        False, "--recursive", help="Also read .eml files in subfolders of a mail folder."
+    ),
+    track: bool = typer.Option(
+        True, "--dvc/--no-dvc", help="`dvc add` the store when it lies in a DVC repository."
+    ),
+    params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
+) -> None:
+    """Validate a labeled file and append it to the shop's labeled mail; exit 2 listing every problem."""
+    from classifier.io import contract, labels
+    from classifier.io.inputs import InputError
+
+    target = store or _config(params).root / "data" / "shop" / "labels.csv"
+    try:
+        result = labels.import_labels(
+            label_file,
+            batch,
+            by,
+            target,
+            source,
+            partial,
+            fmt.value if fmt else None,
+            encoding,
+            recursive,
+            track,
+        )
+    except contract.InquiryDataError as error:
+        errors.print(
+            f"[red]error:[/red] {escape(error.path)}: {len(error.problems)} problem(s), nothing imported",
+            soft_wrap=True,
+        )
+        for problem in error.problems:  # every one: the person fixing the sheet needs the whole list
+            errors.print(f"  {escape(str(problem))}", soft_wrap=True)
+        raise typer.Exit(2) from error
+    except (InputError, OSError, ValueError, ImportError) as error:
+        _fail(error)
+    skipped = f"; {result.skipped_unlabeled} unlabeled rows left out" if result.skipped_unlabeled else ""
+    console.print(
+        f"{result.added} labeled mails added to {escape(str(target))} ({result.store_rows} rows){skipped}"
+    )
+    if result.dvc_file:
+        console.print(f"dvc add done: commit {escape(result.dvc_file)} (and its .gitignore) with git")
 
 
 _interrupted: list[int] = []

@@ -106,6 +106,26 @@ class DriftConfig(Section):
     new_terms: Positive
 
 
+class SuggestWeights(Section):
+    """Weights of the informativeness terms of `classifier suggest` (monitoring/suggest.py)."""
+
+    topic: Annotated[float, Field(ge=0.0)] = 1.0
+    urgency: Annotated[float, Field(ge=0.0)] = 1.0
+    high: Annotated[float, Field(ge=0.0)] = 1.0
+    new_terms: Annotated[float, Field(ge=0.0)] = 0.5
+
+
+class SuggestConfig(Section):
+    """`classifier suggest`: which scored mails to label next."""
+
+    n: Positive = 200
+    uncertainty: Literal["margin", "entropy"] = "margin"
+    weights: SuggestWeights = SuggestWeights()
+    pool: Annotated[float, Field(ge=1.0)] = 3.0
+    dimensions: Annotated[int, Field(ge=2)] = 100
+    new_terms: Positive = 20
+
+
 class Limits(Section):
     """Per-record limits of batch scoring: past one, that record gets an `error` and the rest of the
     batch is scored (docs/reliability.md says which failure each guards against). The defaults serve
@@ -145,6 +165,7 @@ class Config(Section):
     drift: DriftConfig
     limits: Limits
     scoring: ScoringConfig
+    suggest: SuggestConfig = SuggestConfig()
     registry: RegistryConfig
     root: Path = Path(".")  # the folder params.yaml was read from: relative paths are resolved against it
 
