@@ -36,7 +36,7 @@ from classifier.io import contract  # noqa: E402
 from classifier.io.mail import parse_message  # noqa: E402
 from classifier.model.baseline import KeywordBaseline  # noqa: E402
 from classifier.text import mask, normalize  # noqa: E402
-from classifier.evaluation.volume import volume_corpus  # noqa: E402
+from volume import volume_corpus  # noqa: E402  (beside this script)
 from classifier.text.tagging import _tagger  # noqa: E402
 
 JST = timezone(timedelta(hours=9))

@@ -72,10 +72,10 @@ def start(command: list[str], port: int, log: Path) -> subprocess.Popen:
 
 
 def latencies(port: int, bodies: list[bytes], warmup: int) -> list[float]:
-    """Milliseconds per request (send to full answer), after `warmup` unmeasured requests."""
+    """Milliseconds per request (send to full answer); the first `warmup` requests are not measured."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     timings = []
-    for number, body in enumerate(bodies[:warmup] + bodies):
+    for number, body in enumerate(bodies):
         started = time.perf_counter()
         connection.request("POST", "/invocations", body=body, headers={"Content-Type": "application/json"})
         answer = connection.getresponse()
@@ -108,7 +108,7 @@ def main() -> None:
 
     import mlflow
 
-    from classifier.evaluation.volume import volume_corpus
+    from volume import volume_corpus  # beside this script
 
     mails = volume_corpus(args.requests + args.warmup, seed=5)[COLUMNS]
     rows = [mails.iloc[i : i + 1] for i in range(len(mails))]
