@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from classifier import model  # noqa: E402
-from classifier.config import load_params  # noqa: E402
+from classifier.config import load_config  # noqa: E402
 from classifier.evaluation.metrics import calibration_metrics, compute_metrics  # noqa: E402
 from classifier.io import contract  # noqa: E402
 from classifier.model.pipeline import fit_temperature, temper  # noqa: E402
@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "calibration.json")
     args = parser.parse_args()
-    params = load_params(ROOT / "params.yaml")
+    params = load_config(ROOT / "params.yaml").model_dump(mode="json")  # as plain values
     seed, selection = params["seed"], params["selection"]
     # The configuration the selection picks on the full data (reports/model_card.md).
     config = {**params["model"], "estimator": "linear_svc", "C": 10.0}

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from calibration import StackedCalibratedLinear  # noqa: E402
 
 from classifier import model  # noqa: E402
-from classifier.config import load_params  # noqa: E402
+from classifier.config import load_config  # noqa: E402
 from classifier.evaluation.metrics import calibration_metrics, compute_metrics  # noqa: E402
 from classifier.io import contract  # noqa: E402
 from classifier.model.pipeline import temper  # noqa: E402
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="npz of the fitted probabilities (written, or read if present)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "calibration_holdout.json")
     args = parser.parse_args()
-    params = load_params(ROOT / "params.yaml")
+    params = load_config(ROOT / "params.yaml").model_dump(mode="json")  # as plain values
     config = {**params["model"], "estimator": "linear_svc", "C": 10.0}
     sets = {
         "test": contract.load_inquiries(ROOT / params["data"]["test"]),

@@ -14,8 +14,6 @@ import argparse
 import json
 import os
 import platform
-import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -29,14 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from mailfactory import build_mail  # noqa: E402
+from volume import volume_corpus  # noqa: E402  (beside this script)
 
 from classifier import model  # noqa: E402
 from classifier.config import load_config  # noqa: E402
-from classifier.io import contract  # noqa: E402
 from classifier.io.mail import parse_message  # noqa: E402
 from classifier.model.baseline import KeywordBaseline  # noqa: E402
 from classifier.text import mask, normalize  # noqa: E402
-from classifier.evaluation.volume import volume_corpus  # noqa: E402
 from classifier.text.tagging import _tagger  # noqa: E402
 
 JST = timezone(timedelta(hours=9))

@@ -25,7 +25,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -43,13 +42,13 @@ def register(model_dir: Path, store: Path) -> str:
     import mlflow
 
     from classifier import model
-    from classifier.config import load_params
+    from classifier.config import load_config
     from classifier.model import tracking
 
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
     tracking.configure()
     with mlflow.start_run(run_name="benchmark"):
-        uri = tracking.log_model(model_dir, model.read_metadata(model_dir), load_params(ROOT / "params.yaml")["sla"])
+        uri = tracking.log_model(model_dir, model.read_metadata(model_dir), load_config(ROOT / "params.yaml").sla)
     version = mlflow.register_model(uri, "inquiry-triage")
     return f"models:/inquiry-triage/{version.version}"
 
@@ -72,10 +71,10 @@ def start(command: list[str], port: int, log: Path) -> subprocess.Popen:
 
 
 def latencies(port: int, bodies: list[bytes], warmup: int) -> list[float]:
-    """Milliseconds per request (send to full answer), after `warmup` unmeasured requests."""
+    """Milliseconds per request (send to full answer); the first `warmup` requests are not measured."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     timings = []
-    for number, body in enumerate(bodies[:warmup] + bodies):
+    for number, body in enumerate(bodies):
         started = time.perf_counter()
         connection.request("POST", "/invocations", body=body, headers={"Content-Type": "application/json"})
         answer = connection.getresponse()
@@ -107,8 +106,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import mlflow
-
-    from classifier.evaluation.volume import volume_corpus
+    from volume import volume_corpus  # beside this script
 
     mails = volume_corpus(args.requests + args.warmup, seed=5)[COLUMNS]
     rows = [mails.iloc[i : i + 1] for i in range(len(mails))]

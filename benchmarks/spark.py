@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -56,7 +57,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "spark.json")
     args = parser.parse_args()
 
-    from classifier.evaluation.volume import volume_corpus
+    from volume import volume_corpus  # beside this script
 
     model = str(args.model.resolve())
     results: dict = {"records": args.n, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -76,8 +77,11 @@ def main() -> None:
                                      "--master", "local[2]", "--model", model],
         }
         for name, command in runs.items():
-            seconds, _ = timed(command)
+            seconds, printed = timed(command)
             results["runs"][name] = {"seconds": round(seconds, 1), "records_per_s": round(args.n / seconds, 1)}
+            if steps := re.search(r"; ([\d.]+)s \(scoring ([\d.]+)s, batch decisions ([\d.]+)s\)", " ".join(printed.split())):
+                results["runs"][name].update(zip(("inside_seconds", "score_step_seconds", "decisions_step_seconds"),
+                                                 map(float, steps.groups())))
             print(f"{name}: {seconds:.1f}s", flush=True)
         results["rows_differing_spark_vs_cli"] = same_answers(folder / "cli2.parquet", folder / "spark2.parquet")
     base = results["runs"]["classifier score, 1 process"]["seconds"]

@@ -10,9 +10,8 @@ import mlflow
 import pandas as pd
 import pytest
 from conftest import ROOT
-from serving_support import TEXT_INPUTS, assert_same_answers, cli_score, inbox_rows
+from serving_support import TEXT_INPUTS, assert_same_answers, cli_score, inbox_rows, volume_corpus
 
-from classifier.evaluation.volume import volume_corpus
 from classifier.model import ModelFileError, tracking
 from classifier.serving.score import OUTPUT_COLUMNS
 

@@ -15,9 +15,8 @@ import mlflow
 import pandas as pd
 import pytest
 from conftest import ROOT
-from serving_support import assert_same_answers, cli_score, free_port, inbox_rows
+from serving_support import assert_same_answers, cli_score, free_port, inbox_rows, volume_corpus
 
-from classifier.evaluation.volume import volume_corpus
 from classifier.serving.score import OUTPUT_COLUMNS
 
 CHAMPION = "models:/inquiry-triage@champion"

@@ -9,11 +9,10 @@ import mlflow
 import pandas as pd
 import pytest
 from conftest import ROOT
-from serving_support import assert_same_answers, cli_score, inbox_rows
+from serving_support import assert_same_answers, cli_score, inbox_rows, volume_corpus
 from typer.testing import CliRunner
 
 from classifier.cli import app
-from classifier.evaluation.volume import volume_corpus
 from classifier.model import tracking
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java (apt-get install default-jre-headless)")

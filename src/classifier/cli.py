@@ -198,7 +198,8 @@ def spark_score(
     console.print(
         f"{summary['records']} records → {output} ({summary['partitions']} partitions): {colours['red']} red, "
         f"{colours['orange']} orange, {colours['green']} green; {summary['review']} to review; "
-        f"{summary['follow_ups']} follow-ups; {summary['unscored']} not scored; {summary['seconds']:.1f}s"
+        f"{summary['follow_ups']} follow-ups; {summary['unscored']} not scored; {summary['seconds']:.1f}s "
+        f"(scoring {summary['score_seconds']:.1f}s, batch decisions {summary['decisions_seconds']:.1f}s)"
     )
 
 

@@ -36,8 +36,7 @@ from tqdm import tqdm
 from classifier import model
 from classifier.config import Limits, ScoringConfig, SlaConfig
 from classifier.io import contract
-from classifier.io.contract import COLOURS
-from classifier.io.contract import frame_as_text
+from classifier.io.contract import COLOURS, frame_as_text
 from classifier.io.inputs import COLUMNS, invalid_unicode_fields, materialize
 from classifier.model.explain import Explainer
 from classifier.serving import followups, routing, sla

@@ -1,6 +1,10 @@
 """The volume corpus: any number of realistic inquiries recombined from the labeled corpus, for
 throughput benchmarks and for checking that every way of scoring (CLI, pyfunc, Spark, REST) gives the
-same answers at volume. Records carry only the corpus' own (written-for-the-project) texts."""
+same answers at volume. Records carry only the corpus' own (written-for-the-project) texts.
+
+Kept out of the package on purpose: the package is shipped with the registered model, and this
+generator's sample names would be planted personal data there. Benchmarks import it from beside
+them; tests add this folder to their path (tests/serving_support.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import pandas as pd
 
 from classifier.io import contract
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 JST = timezone(timedelta(hours=9))
 NAMES = ("山田", "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "中村", "小林", "加藤")
 
