@@ -24,7 +24,6 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
 from mailfactory import build_mail  # noqa: E402
 from volume import volume_corpus  # noqa: E402  (beside this script)

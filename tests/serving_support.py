@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import math
 import socket
-import sys
 from pathlib import Path
 
 import pandas as pd
 from typer.testing import CliRunner
+from volume import volume_corpus  # noqa: F401 - re-exported for the serving tests
 
 from classifier.cli import app
 from classifier.io.inputs import materialize, read_chunks
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))  # the volume corpus generator lives beside the benchmarks
-
-from volume import volume_corpus  # noqa: E402,F401 - re-exported for the serving tests
 
 TEXT_INPUTS = ["id", "received_at", "channel", "subject", "body", "in_reply_to", "references"]
 
