@@ -14,7 +14,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the synthetic mail builder
 from mailfactory import build_mail  # noqa: E402
 
 ENCODINGS = ("iso-2022-jp", "shift_jis", "utf-8-base64", "iso-2022-jp", "utf-8-qp", "euc-jp")
