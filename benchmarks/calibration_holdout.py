@@ -55,7 +55,9 @@ def heads_of(variant: str, config: dict[str, Any], seed: int) -> CalibratedClass
     return CalibratedClassifierCV(svc, method="temperature", cv=3, ensemble=variant == "temperature_cv3")
 
 
-def fitted_probabilities(params: dict[str, Any], config: dict[str, Any], sets: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def fitted_probabilities(
+    params: dict[str, Any], config: dict[str, Any], sets: dict[str, pd.DataFrame]
+) -> dict[str, Any]:
     seed = params["seed"]
     train = contract.load_inquiries(ROOT / params["data"]["train"])
     train = pd.concat([train, augmented_copies(train, params.get("augment") or {}, seed)], ignore_index=True)
@@ -69,7 +71,9 @@ def fitted_probabilities(params: dict[str, Any], config: dict[str, Any], sets: d
         scorers = [StackedCalibratedLinear(h) if variant == "sigmoid_cv3+T" else h for h in heads]
         for name, X in held_out.items():
             start = time.perf_counter()
-            out[f"{variant}/{name}/topic"], out[f"{variant}/{name}/urgency"] = (s.predict_proba(X) for s in scorers)
+            out[f"{variant}/{name}/topic"], out[f"{variant}/{name}/urgency"] = (
+                s.predict_proba(X) for s in scorers
+            )
             out[f"{variant}/{name}/seconds"] = np.array(time.perf_counter() - start)
         out[f"{variant}/classes/topic"], out[f"{variant}/classes/urgency"] = (h.classes_ for h in heads)
         print(f"{variant} fitted", file=sys.stderr, flush=True)
@@ -78,7 +82,9 @@ def fitted_probabilities(params: dict[str, Any], config: dict[str, Any], sets: d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cache", type=Path, help="npz of the fitted probabilities (written, or read if present)")
+    parser.add_argument(
+        "--cache", type=Path, help="npz of the fitted probabilities (written, or read if present)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "calibration_holdout.json")
     args = parser.parse_args()
     params = load_config(ROOT / "params.yaml").model_dump(mode="json")  # as plain values
@@ -103,25 +109,44 @@ def main() -> None:
             if variant == "sigmoid_cv3+T":
                 proba = {head: temper(p, temperatures[head]) for head, p in proba.items()}
             texts, deadlines = model.texts_and_deadlines(frame)
-            predicted = model.probabilities_frame(classes, list(proba.values()), frame.index, texts=texts, deadlines=deadlines)
+            predicted = model.probabilities_frame(
+                classes, list(proba.values()), frame.index, texts=texts, deadlines=deadlines
+            )
             quality = compute_metrics(frame, predicted)
-            both = float(np.mean((predicted[["topic", "urgency"]].to_numpy() == model.labels_of(frame)).all(axis=1)))
-            rows.append({
-                "variant": variant,
-                "set": name,
-                "topic_macro_f1": quality["topic_macro_f1"],
-                "urgency_macro_f1": quality["urgency_macro_f1"],
-                "high_urgency_recall": quality["high_urgency_recall"],
-                "both_right": round(both, 4),
-                "topic_log_loss": round(float(log_loss(frame["topic"], proba["topic"], labels=classes[0])), 4),
-                "urgency_log_loss": round(float(log_loss(frame["urgency"], proba["urgency"], labels=classes[1])), 4),
-                **calibration_metrics(frame, predicted),
-                "score_s": round(float(probabilities[f"{variant}/{name}/seconds"]), 4),
-            })
+            both = float(
+                np.mean((predicted[["topic", "urgency"]].to_numpy() == model.labels_of(frame)).all(axis=1))
+            )
+            rows.append(
+                {
+                    "variant": variant,
+                    "set": name,
+                    "topic_macro_f1": quality["topic_macro_f1"],
+                    "urgency_macro_f1": quality["urgency_macro_f1"],
+                    "high_urgency_recall": quality["high_urgency_recall"],
+                    "both_right": round(both, 4),
+                    "topic_log_loss": round(
+                        float(log_loss(frame["topic"], proba["topic"], labels=classes[0])), 4
+                    ),
+                    "urgency_log_loss": round(
+                        float(log_loss(frame["urgency"], proba["urgency"], labels=classes[1])), 4
+                    ),
+                    **calibration_metrics(frame, predicted),
+                    "score_s": round(float(probabilities[f"{variant}/{name}/seconds"]), 4),
+                }
+            )
     table = pd.DataFrame(rows).set_index(["set", "variant"]).sort_index()
     print(table.to_string())
-    args.out.write_text(json.dumps({"config": {k: config[k] for k in ("estimator", "C", "features")},
-                                    "sigmoid_temperatures": temperatures, "results": rows}, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps(
+            {
+                "config": {k: config[k] for k in ("estimator", "C", "features")},
+                "sigmoid_temperatures": temperatures,
+                "results": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

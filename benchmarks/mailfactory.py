@@ -98,7 +98,12 @@ def build_mail(
     in_reply_to: str | None = None,
 ) -> bytes:
     """One complete message: headers, a text (or HTML-only) part, optionally an attachment."""
-    headers = [f"From: {sender}", "To: support@shop.example.jp", f"Subject: {encoded_word(subject, charset)}", "MIME-Version: 1.0"]
+    headers = [
+        f"From: {sender}",
+        "To: support@shop.example.jp",
+        f"Subject: {encoded_word(subject, charset)}",
+        "MIME-Version: 1.0",
+    ]
     if message_id:
         headers.append(f"Message-ID: <{message_id}>")
     if date:

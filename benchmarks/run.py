@@ -160,17 +160,25 @@ def step_shares(frame: pd.DataFrame, mails: list[bytes], pipeline, metadata, sla
         masked, steps["mask"] = best_of_two(lambda: [mask(t) for t in normalized])
         extractors = dict(pipeline.named_steps["features"].transformer_list)
         if "words" in extractors:
-            _, steps["tokenize + word n-grams (MeCab + Python)"] = best_of_two(extractors["words"].transform, masked)
+            _, steps["tokenize + word n-grams (MeCab + Python)"] = best_of_two(
+                extractors["words"].transform, masked
+            )
         if "chars" in extractors:
             _, steps["character n-grams"] = best_of_two(extractors["chars"].transform, masked)
-        X, steps["vectorize (all features, incl. tokenize)"] = best_of_two(pipeline.named_steps["features"].transform, masked)
+        X, steps["vectorize (all features, incl. tokenize)"] = best_of_two(
+            pipeline.named_steps["features"].transform, masked
+        )
         heads = pipeline.named_steps["heads"]
         probabilities, steps["predict"] = best_of_two(heads.predict_proba, X)
         _, steps["explain"] = best_of_two(Explainer(pipeline), heads, X, probabilities)
         scorer = Scorer(pipeline, metadata, "bench")
         scored, steps["score_chunk total"] = best_of_two(scorer.score_chunk, frame)
         _, steps["queue, follow-ups, SLA"] = best_of_two(finalize, compact_keys(scored), sla)
-        _, steps["write CSV"] = best_of_two(lambda: _typed(scored.reindex(columns=list(scorer.columns))).to_csv(Path(folder) / "o.csv", index=False))
+        _, steps["write CSV"] = best_of_two(
+            lambda: _typed(scored.reindex(columns=list(scorer.columns))).to_csv(
+                Path(folder) / "o.csv", index=False
+            )
+        )
     return {k: round(v, 3) for k, v in steps.items()}
 
 
@@ -224,20 +232,33 @@ def peers(texts: list[str]) -> dict[str, float | str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=200_000, help="records of the volume corpus")
     parser.add_argument("--eml", type=int, default=20_000, help="how many of them also as .eml files")
     parser.add_argument("--train-sizes", default="1000,10000,100000")
-    parser.add_argument("--rss-n", type=int, default=1_000_000, help="records scored (all cores) for the peak-memory figure")
-    parser.add_argument("--quick", action="store_true", help="skip the peak-memory run and peers (smoke test)")
+    parser.add_argument(
+        "--rss-n", type=int, default=1_000_000, help="records scored (all cores) for the peak-memory figure"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="skip the peak-memory run and peers (smoke test)"
+    )
     parser.add_argument("--model", type=Path, default=ROOT / "models", help="the model directory to measure")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     pipeline, metadata = model.load(args.model)
     sla = load_config(ROOT / "params.yaml").sla
-    results: dict = {"machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
-                     "n": args.n, "started": datetime.now(JST).isoformat(timespec="seconds")}
+    results: dict = {
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+        },
+        "n": args.n,
+        "started": datetime.now(JST).isoformat(timespec="seconds"),
+    }
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         work = Path(folder)
         corpus = volume_corpus(max(args.n, max(int(s) for s in args.train_sizes.split(","))))
@@ -255,14 +276,23 @@ def main() -> None:
         double = score_command(work / "in.csv", work / "out2.csv", 2, args.model)
         results["csv_single"] = {**single, "docs_per_s": rate(args.n, single["seconds"])}
         results["csv_jobs2"] = {**double, "docs_per_s": rate(args.n, double["seconds"])}
-        results["ratio_single_to_floor"] = round(results["csv_single"]["docs_per_s"] / results["floor_docs_per_s"], 3)
-        results["speedup_jobs2"] = round(results["csv_jobs2"]["docs_per_s"] / results["csv_single"]["docs_per_s"], 2)
+        results["ratio_single_to_floor"] = round(
+            results["csv_single"]["docs_per_s"] / results["floor_docs_per_s"], 3
+        )
+        results["speedup_jobs2"] = round(
+            results["csv_jobs2"]["docs_per_s"] / results["csv_single"]["docs_per_s"], 2
+        )
         mails_dir = work / "mails"
         mails_dir.mkdir()
         mails = []
         for row in frame.head(args.eml).itertuples():
-            raw = build_mail(subject="お問い合わせ", body=row.body, charset=mail_charset(row.body), message_id=f"{row.id}@bench",
-                             date=datetime.fromisoformat(row.received_at))
+            raw = build_mail(
+                subject="お問い合わせ",
+                body=row.body,
+                charset=mail_charset(row.body),
+                message_id=f"{row.id}@bench",
+                date=datetime.fromisoformat(row.received_at),
+            )
             (mails_dir / f"{row.id}.eml").write_bytes(raw)
             mails.append(raw)
         eml = score_command(mails_dir, work / "out_eml.csv", 1, args.model)
@@ -272,13 +302,20 @@ def main() -> None:
         sample = frame.head(min(5000, args.n)).reset_index(drop=True)
         results["steps_seconds_on"] = len(sample)
         results["steps_seconds"] = step_shares(sample, mails[: len(sample)], pipeline, metadata, sla)
-        results["training"] = {size: training_time(int(size), work / "train.csv", args.model) for size in args.train_sizes.split(",")}
+        results["training"] = {
+            size: training_time(int(size), work / "train.csv", args.model)
+            for size in args.train_sizes.split(",")
+        }
         results["model_file_mb"] = round((args.model / model.MODEL_FILE).stat().st_size / 2**20, 1)
         results["cold_start"] = cold_start(args.model)
         if not args.quick:
             big = pd.concat([frame] * (args.rss_n // len(frame) + 1), ignore_index=True).head(args.rss_n)
             big.drop(columns=["topic", "urgency"]).to_csv(work / "big.csv", index=False)
-            results["scoring_memory"] = {"records": args.rss_n, "jobs": "all cores", **score_command(work / "big.csv", work / "big_out.csv", 0, args.model)}
+            results["scoring_memory"] = {
+                "records": args.rss_n,
+                "jobs": "all cores",
+                **score_command(work / "big.csv", work / "big_out.csv", 0, args.model),
+            }
             results["peers_docs_per_s"] = peers(texts[:20000])
     results["frozen_test_metrics"] = json.loads((ROOT / "reports" / "metrics.json").read_text())["model"]
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
@@ -287,26 +324,67 @@ def main() -> None:
 
 def print_table(results: dict) -> None:
     rows = [
-        ("MeCab floor (fugashi parse, 1 process)", f"{results['floor_docs_per_s']:,.0f} docs/s",
-         "1.00 (before / after the 1-process run: " + " / ".join(f"{r:,.0f}" for r in results["floor_runs_docs_per_s"]) + ")"),
-        ("classifier score CSV→CSV, 1 process", f"{results['csv_single']['docs_per_s']:,.0f} docs/s", f"{results['ratio_single_to_floor']:.2f}"),
-        ("classifier score CSV→CSV, --jobs 2", f"{results['csv_jobs2']['docs_per_s']:,.0f} docs/s", f"×{results['speedup_jobs2']:.2f} of 1 process"),
-        (".eml folder, 1 process", f"{results['eml_single']['docs_per_s']:,.0f} docs/s", f"{results['eml_single']['docs_per_s'] / results['floor_docs_per_s']:.2f}"),
+        (
+            "MeCab floor (fugashi parse, 1 process)",
+            f"{results['floor_docs_per_s']:,.0f} docs/s",
+            "1.00 (before / after the 1-process run: "
+            + " / ".join(f"{r:,.0f}" for r in results["floor_runs_docs_per_s"])
+            + ")",
+        ),
+        (
+            "classifier score CSV→CSV, 1 process",
+            f"{results['csv_single']['docs_per_s']:,.0f} docs/s",
+            f"{results['ratio_single_to_floor']:.2f}",
+        ),
+        (
+            "classifier score CSV→CSV, --jobs 2",
+            f"{results['csv_jobs2']['docs_per_s']:,.0f} docs/s",
+            f"×{results['speedup_jobs2']:.2f} of 1 process",
+        ),
+        (
+            ".eml folder, 1 process",
+            f"{results['eml_single']['docs_per_s']:,.0f} docs/s",
+            f"{results['eml_single']['docs_per_s'] / results['floor_docs_per_s']:.2f}",
+        ),
         (".eml folder, --jobs 2", f"{results['eml_jobs2']['docs_per_s']:,.0f} docs/s", ""),
     ]
     floor_seconds = results["steps_seconds"][FLOOR_STEP]
     for step, seconds in results["steps_seconds"].items():
-        rows.append((f"  step: {step}", f"{seconds:.3f} s / {results['steps_seconds_on']} docs", f"{seconds / floor_seconds:.2f} × the floor's time"))
+        rows.append(
+            (
+                f"  step: {step}",
+                f"{seconds:.3f} s / {results['steps_seconds_on']} docs",
+                f"{seconds / floor_seconds:.2f} × the floor's time",
+            )
+        )
     for size, figures in results["training"].items():
-        rows.append((f"training on {size} records", f"{figures['seconds']:.1f} s", f"peak memory {figures['peak_memory_mb']} MB"))
+        rows.append(
+            (
+                f"training on {size} records",
+                f"{figures['seconds']:.1f} s",
+                f"peak memory {figures['peak_memory_mb']} MB",
+            )
+        )
     if "scoring_memory" in results:
-        rows.append((f"scoring {results['scoring_memory']['records']:,} records, all cores", f"{results['scoring_memory']['seconds']:.0f} s", f"peak memory {results['scoring_memory']['peak_memory_mb']} MB"))
+        rows.append(
+            (
+                f"scoring {results['scoring_memory']['records']:,} records, all cores",
+                f"{results['scoring_memory']['seconds']:.0f} s",
+                f"peak memory {results['scoring_memory']['peak_memory_mb']} MB",
+            )
+        )
     rows.append(("model file", f"{results['model_file_mb']} MB", ""))
     rows.append(("cold start (load, score one mail)", f"{results['cold_start']['seconds']:.2f} s", ""))
     for peer, value in results.get("peers_docs_per_s", {}).items():
         rows.append((f"peer: {peer}", f"{value:,.0f} docs/s" if isinstance(value, float) else value, ""))
     metrics = results["frozen_test_metrics"]
-    rows.append(("frozen test: topic / urgency macro-F1", f"{metrics['topic_macro_f1']} / {metrics['urgency_macro_f1']}", ""))
+    rows.append(
+        (
+            "frozen test: topic / urgency macro-F1",
+            f"{metrics['topic_macro_f1']} / {metrics['urgency_macro_f1']}",
+            "",
+        )
+    )
     width = max(len(r[0]) for r in rows) + 2
     print(f"{'measure':<{width}}{'value':<28}ratio / note")
     for name, value, note in rows:

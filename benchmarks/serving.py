@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +48,17 @@ def register(model_dir: Path, store: Path) -> str:
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
     tracking.configure()
     with mlflow.start_run(run_name="benchmark"):
-        uri = tracking.log_model(model_dir, model.read_metadata(model_dir), load_config(ROOT / "params.yaml").sla)
+        uri = tracking.log_model(
+            model_dir, model.read_metadata(model_dir), load_config(ROOT / "params.yaml").sla
+        )
     version = mlflow.register_model(uri, "inquiry-triage")
     return f"models:/inquiry-triage/{version.version}"
 
 
 def start(command: list[str], port: int, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    process = subprocess.Popen(
+        command, stdout=log.open("wb"), stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -91,14 +95,19 @@ def latencies(port: int, bodies: list[bytes], warmup: int) -> list[float]:
 def summary(timings: list[float]) -> dict[str, float]:
     values = np.asarray(timings)
     return {
-        "requests": len(values), "p50_ms": round(float(np.percentile(values, 50)), 2),
-        "p90_ms": round(float(np.percentile(values, 90)), 2), "p99_ms": round(float(np.percentile(values, 99)), 2),
-        "max_ms": round(float(values.max()), 2), "mean_ms": round(float(values.mean()), 2),
+        "requests": len(values),
+        "p50_ms": round(float(np.percentile(values, 50)), 2),
+        "p90_ms": round(float(np.percentile(values, 90)), 2),
+        "p99_ms": round(float(np.percentile(values, 99)), 2),
+        "max_ms": round(float(values.max()), 2),
+        "mean_ms": round(float(values.mean()), 2),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", type=Path, default=ROOT / "models", help="trained model directory")
     parser.add_argument("--requests", type=int, default=500, help="measured requests per server")
     parser.add_argument("--warmup", type=int, default=30)
@@ -110,11 +119,18 @@ def main() -> None:
 
     mails = volume_corpus(args.requests + args.warmup, seed=5)[COLUMNS]
     rows = [mails.iloc[i : i + 1] for i in range(len(mails))]
-    bodies = [json.dumps({"dataframe_split": {"columns": COLUMNS, "data": row.values.tolist()}}, ensure_ascii=False).encode()
-              for row in rows]
-    results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                     "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "one_mail_chars_mean":
-                     round(float(mails["body"].str.len().mean()), 1), "target_p99_ms": 50}
+    bodies = [
+        json.dumps(
+            {"dataframe_split": {"columns": COLUMNS, "data": row.values.tolist()}}, ensure_ascii=False
+        ).encode()
+        for row in rows
+    ]
+    results: dict = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "one_mail_chars_mean": round(float(mails["body"].str.len().mean()), 1),
+        "target_p99_ms": 50,
+    }
     with tempfile.TemporaryDirectory(prefix="serving-bench-") as scratch:
         store = Path(scratch)
         uri = register(args.model.resolve(), store)
@@ -128,8 +144,27 @@ def main() -> None:
             timings.append((time.perf_counter() - started) * 1000)
         results["pyfunc in process (no HTTP)"] = summary(timings)
         servers = {
-            "classifier serve": [str(BIN / "classifier"), "serve", "--model", uri, "--params", str(ROOT / "params.yaml"), "--port"],
-            "mlflow models serve": [str(BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local", "-h", "127.0.0.1", "-p"],
+            "classifier serve": [
+                str(BIN / "classifier"),
+                "serve",
+                "--model",
+                uri,
+                "--params",
+                str(ROOT / "params.yaml"),
+                "--port",
+            ],
+            "mlflow models serve": [
+                str(BIN / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                uri,
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+            ],
         }
         for name, command in servers.items():
             port = free_port()
@@ -137,7 +172,10 @@ def main() -> None:
             process = start([*command, str(port)], port, store / f"{name.split()[0]}.log")
             ready = time.perf_counter() - started
             try:
-                results[name] = {**summary(latencies(port, bodies, args.warmup)), "start_seconds": round(ready, 1)}
+                results[name] = {
+                    **summary(latencies(port, bodies, args.warmup)),
+                    "start_seconds": round(ready, 1),
+                }
             finally:
                 process.terminate()
                 process.wait(timeout=30)
@@ -147,8 +185,10 @@ def main() -> None:
     print(f"{'':32} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8}  p99 < 50 ms")
     for name in ("pyfunc in process (no HTTP)", "classifier serve", "mlflow models serve"):
         figures = results[name]
-        print(f"{name:32} {figures['p50_ms']:8.1f} {figures['p90_ms']:8.1f} {figures['p99_ms']:8.1f} {figures['max_ms']:8.1f}"
-              f"  {'yes' if figures['p99_ms'] < 50 else 'no'}")
+        print(
+            f"{name:32} {figures['p50_ms']:8.1f} {figures['p90_ms']:8.1f} {figures['p99_ms']:8.1f} {figures['max_ms']:8.1f}"
+            f"  {'yes' if figures['p99_ms'] < 50 else 'no'}"
+        )
     print(f"written to {args.out}")
 
 

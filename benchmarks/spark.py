@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -32,11 +32,21 @@ COLUMNS = ["id", "received_at", "channel", "subject", "body"]
 
 def timed(command: list[str]) -> tuple[float, str]:
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1",
-                          "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")})
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        },
+    )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:3])}: exit {done.returncode}\n{done.stderr[-3000:]}{done.stdout[-2000:]}")
+        raise RuntimeError(
+            f"{' '.join(command[:3])}: exit {done.returncode}\n{done.stderr[-3000:]}{done.stdout[-2000:]}"
+        )
     return seconds, done.stdout
 
 
@@ -51,7 +61,9 @@ def same_answers(cli: Path, spark: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", type=Path, default=ROOT / "models", help="trained model directory")
     parser.add_argument("--n", type=int, default=100_000, help="volume records")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "spark.json")
@@ -60,30 +72,85 @@ def main() -> None:
     from volume import volume_corpus  # beside this script
 
     model = str(args.model.resolve())
-    results: dict = {"records": args.n, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                     "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": {}}
+    results: dict = {
+        "records": args.n,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "runs": {},
+    }
     with tempfile.TemporaryDirectory(prefix="spark-bench-", dir=ROOT) as scratch:
         folder = Path(scratch)
         source = folder / "volume.parquet"
         volume_corpus(args.n, seed=11)[COLUMNS].to_parquet(source, index=False)
         runs = {
-            "classifier score, 1 process": [str(BIN / "classifier"), "score", str(source), "-o", str(folder / "cli1.parquet"),
-                                            "--model", model, "--jobs", "1", "--show", "0"],
-            "classifier score --jobs 2": [str(BIN / "classifier"), "score", str(source), "-o", str(folder / "cli2.parquet"),
-                                          "--model", model, "--jobs", "2", "--show", "0"],
-            "spark-score local[1]": [str(BIN / "classifier"), "spark-score", str(source), "-o", str(folder / "spark1.parquet"),
-                                     "--master", "local[1]", "--model", model],
-            "spark-score local[2]": [str(BIN / "classifier"), "spark-score", str(source), "-o", str(folder / "spark2.parquet"),
-                                     "--master", "local[2]", "--model", model],
+            "classifier score, 1 process": [
+                str(BIN / "classifier"),
+                "score",
+                str(source),
+                "-o",
+                str(folder / "cli1.parquet"),
+                "--model",
+                model,
+                "--jobs",
+                "1",
+                "--show",
+                "0",
+            ],
+            "classifier score --jobs 2": [
+                str(BIN / "classifier"),
+                "score",
+                str(source),
+                "-o",
+                str(folder / "cli2.parquet"),
+                "--model",
+                model,
+                "--jobs",
+                "2",
+                "--show",
+                "0",
+            ],
+            "spark-score local[1]": [
+                str(BIN / "classifier"),
+                "spark-score",
+                str(source),
+                "-o",
+                str(folder / "spark1.parquet"),
+                "--master",
+                "local[1]",
+                "--model",
+                model,
+            ],
+            "spark-score local[2]": [
+                str(BIN / "classifier"),
+                "spark-score",
+                str(source),
+                "-o",
+                str(folder / "spark2.parquet"),
+                "--master",
+                "local[2]",
+                "--model",
+                model,
+            ],
         }
         for name, command in runs.items():
             seconds, printed = timed(command)
-            results["runs"][name] = {"seconds": round(seconds, 1), "records_per_s": round(args.n / seconds, 1)}
-            if steps := re.search(r"; ([\d.]+)s \(scoring ([\d.]+)s, batch decisions ([\d.]+)s\)", " ".join(printed.split())):
-                results["runs"][name].update(zip(("inside_seconds", "score_step_seconds", "decisions_step_seconds"),
-                                                 map(float, steps.groups())))
+            results["runs"][name] = {
+                "seconds": round(seconds, 1),
+                "records_per_s": round(args.n / seconds, 1),
+            }
+            if steps := re.search(
+                r"; ([\d.]+)s \(scoring ([\d.]+)s, batch decisions ([\d.]+)s\)", " ".join(printed.split())
+            ):
+                results["runs"][name].update(
+                    zip(
+                        ("inside_seconds", "score_step_seconds", "decisions_step_seconds"),
+                        map(float, steps.groups()),
+                    )
+                )
             print(f"{name}: {seconds:.1f}s", flush=True)
-        results["rows_differing_spark_vs_cli"] = same_answers(folder / "cli2.parquet", folder / "spark2.parquet")
+        results["rows_differing_spark_vs_cli"] = same_answers(
+            folder / "cli2.parquet", folder / "spark2.parquet"
+        )
     base = results["runs"]["classifier score, 1 process"]["seconds"]
     for figures in results["runs"].values():
         figures["speed_vs_one_process"] = round(base / figures["seconds"], 2)
@@ -92,7 +159,9 @@ def main() -> None:
     print(f"\n{args.n:,} volume records, wall time from process start to written output:")
     print(f"{'':32} {'seconds':>9} {'records/s':>10} {'× 1 process':>12}")
     for name, figures in results["runs"].items():
-        print(f"{name:32} {figures['seconds']:9.1f} {figures['records_per_s']:10.1f} {figures['speed_vs_one_process']:12.2f}")
+        print(
+            f"{name:32} {figures['seconds']:9.1f} {figures['records_per_s']:10.1f} {figures['speed_vs_one_process']:12.2f}"
+        )
     print(f"rows where Spark's answer differs from the CLI's: {results['rows_differing_spark_vs_cli']}")
     print(f"written to {args.out}")
 

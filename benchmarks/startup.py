@@ -20,8 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "startup.json"
-QUEUE = "queue_position,id,received_at,urgency,topic,topic_confidence,urgency_confidence,route,due_by,colour,error\n" + "".join(
-    f"{n},m{n},2026-11-18T10:00:00+09:00,low,usage,0.9,0.9,auto,,green,\n" for n in range(1, 201)
+QUEUE = (
+    "queue_position,id,received_at,urgency,topic,topic_confidence,urgency_confidence,route,due_by,colour,error\n"
+    + "".join(f"{n},m{n},2026-11-18T10:00:00+09:00,low,usage,0.9,0.9,auto,,green,\n" for n in range(1, 201))
 )
 
 

@@ -26,14 +26,19 @@ def sentences(body: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[。！？\n])", body) if len(s.strip()) >= 6]
 
 
-def volume_corpus(n: int, seed: int = 0, corpus_path: str | Path = ROOT / "data" / "inquiries.csv") -> pd.DataFrame:
+def volume_corpus(
+    n: int, seed: int = 0, corpus_path: str | Path = ROOT / "data" / "inquiries.csv"
+) -> pd.DataFrame:
     """n records recombined from the labeled corpus: the sentences of one inquiry (one of them left
     out now and then), up to two sentences of other inquiries with the same labels, and a random
     order number, date, name or phone; labelled like the inquiry. Each record keeps what made its
     inquiry's labels, so training on it is as hard as on real mail, not on label noise."""
     rng = random.Random(seed)
     corpus = contract.load_inquiries(corpus_path)
-    inquiries = [(sentences(body) or [body], (topic, urgency)) for body, topic, urgency in zip(corpus["body"], corpus["topic"], corpus["urgency"])]
+    inquiries = [
+        (sentences(body) or [body], (topic, urgency))
+        for body, topic, urgency in zip(corpus["body"], corpus["topic"], corpus["urgency"])
+    ]
     by_label: dict[tuple[str, str], list[str]] = {}
     for parts, label in inquiries:
         by_label.setdefault(label, []).extend(parts)
@@ -45,14 +50,26 @@ def volume_corpus(n: int, seed: int = 0, corpus_path: str | Path = ROOT / "data"
         if len(parts) > 2 and rng.random() < 0.5:
             del parts[rng.randrange(1, len(parts))]
         parts += [rng.choice(by_label[(topic, urgency)]) for _ in range(rng.randint(0, 2))]
-        parts.insert(rng.randint(0, len(parts)), rng.choice([
-            f"注文番号 {rng.randint(20260101, 20261231)}-{rng.randint(0, 9999999):07d}",
-            f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日に注文しました。",
-            f"{rng.choice(NAMES)}と申します。",
-            f"電話 090-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
-        ]))
-        rows.append({
-            "id": f"v{i:07d}", "received_at": (start + timedelta(minutes=7 * i)).isoformat(), "channel": "form",
-            "subject": "", "body": "".join(parts), "topic": topic, "urgency": urgency,
-        })
+        parts.insert(
+            rng.randint(0, len(parts)),
+            rng.choice(
+                [
+                    f"注文番号 {rng.randint(20260101, 20261231)}-{rng.randint(0, 9999999):07d}",
+                    f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日に注文しました。",
+                    f"{rng.choice(NAMES)}と申します。",
+                    f"電話 090-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
+                ]
+            ),
+        )
+        rows.append(
+            {
+                "id": f"v{i:07d}",
+                "received_at": (start + timedelta(minutes=7 * i)).isoformat(),
+                "channel": "form",
+                "subject": "",
+                "body": "".join(parts),
+                "topic": topic,
+                "urgency": urgency,
+            }
+        )
     return pd.DataFrame(rows)

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
-
 from classifier.data import near_duplicate_pairs, split
 
 JST = timezone(timedelta(hours=9))
@@ -40,7 +39,9 @@ def received_at(rid: str, start: datetime = START, days: int = 300) -> str:
     return (start + timedelta(days=day, minutes=minute)).isoformat()
 
 
-def read_parts(raw_dir: Path, pattern: str = "*.jsonl", start: datetime = START, days: int = 300) -> pd.DataFrame:
+def read_parts(
+    raw_dir: Path, pattern: str = "*.jsonl", start: datetime = START, days: int = 300
+) -> pd.DataFrame:
     rows = []
     for path in sorted(raw_dir.glob(pattern)):
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -51,7 +52,9 @@ def read_parts(raw_dir: Path, pattern: str = "*.jsonl", start: datetime = START,
     frame = pd.DataFrame(rows)
     frame["id"] = [record_id(s, b) for s, b in zip(frame["subject"], frame["body"])]
     given = frame["received_at"] if "received_at" in frame else pd.Series(None, index=frame.index)
-    frame["received_at"] = [g if isinstance(g, str) and g else received_at(rid, start, days) for g, rid in zip(given, frame["id"])]
+    frame["received_at"] = [
+        g if isinstance(g, str) and g else received_at(rid, start, days) for g, rid in zip(given, frame["id"])
+    ]
     frame["source"] = "hand:" + frame["writer"]
     frame["pii"] = frame["pii"].map(lambda items: "|".join(items))
     return frame
@@ -63,9 +66,15 @@ def apply_adjudication(frame: pd.DataFrame, labels_dir: Path) -> pd.DataFrame:
     first = frame.set_index("id")[["topic", "urgency"]]
     unchecked = first.index.difference(second.index)
     if len(unchecked):
-        raise SystemExit(f"{len(unchecked)} records have no second-pass label in {labels_dir}/second_pass.csv, e.g. {list(unchecked[:5])}")
-    agree = (first["topic"] == second.loc[first.index, "topic"]) & (first["urgency"] == second.loc[first.index, "urgency"])
-    print(f"agreement of the two passes: {agree.mean():.2%} ({(~agree).sum()} disagreements, {len(decided)} adjudicated)")
+        raise SystemExit(
+            f"{len(unchecked)} records have no second-pass label in {labels_dir}/second_pass.csv, e.g. {list(unchecked[:5])}"
+        )
+    agree = (first["topic"] == second.loc[first.index, "topic"]) & (
+        first["urgency"] == second.loc[first.index, "urgency"]
+    )
+    print(
+        f"agreement of the two passes: {agree.mean():.2%} ({(~agree).sum()} disagreements, {len(decided)} adjudicated)"
+    )
     frame = frame.copy()
     final = frame["id"].map(decided["final_topic"]), frame["id"].map(decided["final_urgency"])
     frame["topic"] = final[0].fillna(frame["topic"])
@@ -104,12 +113,18 @@ def main() -> None:
     frame.sort_values("received_at")[COLUMNS].to_csv(args.out, index=False)
     print(f"{len(frame)} inquiries → {args.out}")
     if args.robustness_raw.is_dir():
-        robust = drop_near_duplicates(read_parts(args.robustness_raw).drop_duplicates("id").reset_index(drop=True))
+        robust = drop_near_duplicates(
+            read_parts(args.robustness_raw).drop_duplicates("id").reset_index(drop=True)
+        )
         robust = apply_adjudication(robust, args.labels)
         # Independent writers can write the same short sentence ("ポイントっていつ付くの？"): a held-out
         # set must not contain what training reads, so such records leave the robustness set.
-        labeled = pd.concat([frame, pd.read_csv(args.test, dtype=str, keep_default_na=False)], ignore_index=True)
-        texts = (labeled["subject"] + " " + labeled["body"]).tolist() + (robust["subject"] + " " + robust["body"]).tolist()
+        labeled = pd.concat(
+            [frame, pd.read_csv(args.test, dtype=str, keep_default_na=False)], ignore_index=True
+        )
+        texts = (labeled["subject"] + " " + labeled["body"]).tolist() + (
+            robust["subject"] + " " + robust["body"]
+        ).tolist()
         seen = {j - len(labeled) for i, j, _ in near_duplicate_pairs(texts) if i < len(labeled) <= j}
         robust = robust.drop(robust.index[sorted(seen)])
         robust.sort_values("received_at")[COLUMNS].to_csv(args.robustness, index=False)

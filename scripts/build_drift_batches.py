@@ -9,7 +9,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-
 from build_corpus import COLUMNS, JST, drop_near_duplicates, read_parts
 from classifier.data import near_duplicate_pairs
 
@@ -21,10 +20,16 @@ BATCHES = {
 
 def main() -> None:
     raw = Path("data/drift/raw")
-    corpus = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in ("data/inquiries.csv", "data/test.csv")])
+    corpus = pd.concat(
+        [pd.read_csv(p, dtype=str, keep_default_na=False) for p in ("data/inquiries.csv", "data/test.csv")]
+    )
     for name, (pattern, start, days) in BATCHES.items():
-        frame = drop_near_duplicates(read_parts(raw, pattern, start, days).drop_duplicates("id").reset_index(drop=True))
-        texts = (frame["subject"] + " " + frame["body"]).tolist() + (corpus["subject"] + " " + corpus["body"]).tolist()
+        frame = drop_near_duplicates(
+            read_parts(raw, pattern, start, days).drop_duplicates("id").reset_index(drop=True)
+        )
+        texts = (frame["subject"] + " " + frame["body"]).tolist() + (
+            corpus["subject"] + " " + corpus["body"]
+        ).tolist()
         seen = {i for i, j, _ in near_duplicate_pairs(texts) if i < len(frame) <= j}
         frame = frame.drop(frame.index[sorted(seen)])
         frame["source"] = "drift:" + frame["writer"]

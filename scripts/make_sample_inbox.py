@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the synthetic mail builder
-from mailfactory import build_mail  # noqa: E402
+from mailfactory import build_mail
 
 ENCODINGS = ("iso-2022-jp", "shift_jis", "utf-8-base64", "iso-2022-jp", "utf-8-qp", "euc-jp")
 SHOP = "くらしのマルシェ <support@kurashi-marche.example.jp>"
@@ -26,7 +26,10 @@ def quote(text: str, style: str, when: str) -> str:
     if style == "gt":
         return "\n\n" + "\n".join(f"> {line}" for line in lines)
     if style == "outlook":
-        return f"\n\n-----Original Message-----\nFrom: {SHOP}\nSent: {when}\nSubject: Re: お問い合わせ\n\n" + text
+        return (
+            f"\n\n-----Original Message-----\nFrom: {SHOP}\nSent: {when}\nSubject: Re: お問い合わせ\n\n"
+            + text
+        )
     if style == "wrote":
         return f"\n\n{when} {SHOP}:\n" + "\n".join(f"> {line}" for line in lines)
     if style == "jp_original":
@@ -50,17 +53,27 @@ def main() -> None:
             body += quote(mail["quoted"], mail.get("quote_style") or "gt", date.strftime("%Y/%m/%d %H:%M"))
         if mail.get("signature"):
             signature = mail["signature"]
-            body += "\n\n" + (signature if signature.startswith(("--", "＝", "=", "━", "─")) else "-- \n" + signature)
+            body += "\n\n" + (
+                signature if signature.startswith(("--", "＝", "=", "━", "─")) else "-- \n" + signature
+            )
         charset = ENCODINGS[index % len(ENCODINGS)]
         text = body + mail["subject"]
         for fallback in (charset, "iso-2022-jp", "utf-8-base64"):
             try:
-                (text.encode("euc_jp") if fallback == "euc-jp" else text.encode("cp932") if fallback != "utf-8-base64" else b"")
+                (
+                    text.encode("euc_jp")
+                    if fallback == "euc-jp"
+                    else text.encode("cp932")
+                    if fallback != "utf-8-base64"
+                    else b""
+                )
                 charset = fallback
                 break
             except UnicodeEncodeError:
                 continue
-        attachment = (mail["attachment"], b"\xff\xd8\xff\xe0" + bytes(range(64))) if mail.get("attachment") else None
+        attachment = (
+            (mail["attachment"], b"\xff\xd8\xff\xe0" + bytes(range(64))) if mail.get("attachment") else None
+        )
         raw = build_mail(
             subject=mail["subject"],
             body=body,

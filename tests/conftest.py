@@ -49,10 +49,17 @@ def sample(frame, n, seed=0):
 @pytest.fixture(scope="session")
 def small_params(params, tmp_path_factory):
     folder = tmp_path_factory.mktemp("fixture_data")
-    data = {"train": folder / "train.csv", "test": folder / "test.csv", "robustness": folder / "robustness.csv"}
+    data = {
+        "train": folder / "train.csv",
+        "test": folder / "test.csv",
+        "robustness": folder / "robustness.csv",
+    }
     selection = {"folds": 3, "group_by": "source", "grid": {"estimator": ["logreg"], "C": [10.0]}}
     return params.model_copy(
-        update={"data": params.data.model_copy(update=data), "selection": params.selection.model_validate(selection)}
+        update={
+            "data": params.data.model_copy(update=data),
+            "selection": params.selection.model_validate(selection),
+        }
     )
 
 
@@ -72,9 +79,16 @@ def tracked_run(tmp_path_factory, small_params, small_data):
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
         metadata = train.main(small_params, small_data.train, folder / "models")
         metrics = evaluate.main(folder / "models", small_data.test, folder / "reports", small_data.robustness)
-        outcome = register.main(small_params.registry, folder / "models", folder / "reports", small_params.sla)
-        yield {"folder": folder, "model_dir": folder / "models", "metadata": metadata, "metrics": metrics,
-               "registration": outcome}
+        outcome = register.main(
+            small_params.registry, folder / "models", folder / "reports", small_params.sla
+        )
+        yield {
+            "folder": folder,
+            "model_dir": folder / "models",
+            "metadata": metadata,
+            "metrics": metrics,
+            "registration": outcome,
+        }
 
 
 @pytest.fixture(scope="session")
@@ -86,17 +100,47 @@ def model_dir(tracked_run):
 # `-m data` checks the corpus, `-m model` trains or scores; `-m "not slow"` skips the end-to-end runs.
 GROUPS = {
     "code": {
-        "test_architecture", "test_config", "test_dates", "test_estimator_contract", "test_features", "test_inputs", "test_mail",
-        "test_masking_properties", "test_names", "test_properties_inputs", "test_rules", "test_text",
+        "test_architecture",
+        "test_config",
+        "test_dates",
+        "test_estimator_contract",
+        "test_features",
+        "test_inputs",
+        "test_mail",
+        "test_masking_properties",
+        "test_names",
+        "test_properties_inputs",
+        "test_rules",
+        "test_text",
     },
     "data": {"test_corpus", "test_data_contract"},
     "model": {
-        "test_benchmarks", "test_cli", "test_drift", "test_estimate", "test_explain", "test_faults", "test_labels",
-        "test_model", "test_model_trust", "test_pipeline", "test_pyfunc", "test_rest", "test_scoring", "test_spark",
-        "test_suggest", "test_surrogates", "test_training",
+        "test_benchmarks",
+        "test_cli",
+        "test_drift",
+        "test_estimate",
+        "test_explain",
+        "test_faults",
+        "test_labels",
+        "test_model",
+        "test_model_trust",
+        "test_pipeline",
+        "test_pyfunc",
+        "test_rest",
+        "test_scoring",
+        "test_spark",
+        "test_suggest",
+        "test_surrogates",
+        "test_training",
     },
 }
-SLOW = {"test_benchmarks", "test_faults", "test_pipeline", "test_rest", "test_spark"}  # whole runs: DVC, subprocess fleets, the bench
+SLOW = {
+    "test_benchmarks",
+    "test_faults",
+    "test_pipeline",
+    "test_rest",
+    "test_spark",
+}  # whole runs: DVC, subprocess fleets, the bench
 
 
 def pytest_collection_modifyitems(config, items):
@@ -104,7 +148,9 @@ def pytest_collection_modifyitems(config, items):
         name = item.path.stem
         groups = [group for group, files in GROUPS.items() if name in files]
         if len(groups) != 1:
-            raise pytest.UsageError(f"{item.path.name}: put it in exactly one of code / data / model (tests/conftest.py)")
+            raise pytest.UsageError(
+                f"{item.path.name}: put it in exactly one of code / data / model (tests/conftest.py)"
+            )
         item.add_marker(getattr(pytest.mark, groups[0]))
         if name in SLOW or "notebook" in item.name:
             item.add_marker(pytest.mark.slow)

@@ -27,7 +27,9 @@ def personal_values(frames: Iterable[pd.DataFrame]) -> set[str]:
         if _NAME_LIKE.match(value):
             values.add(value)
             parts.update(part for part in value.split() if len(part) >= 2)
-        elif len(re.sub(r"\D", "", value)) >= 5 or "@" in value:  # "3-12", "327": room numbers, not found as such
+        elif (
+            len(re.sub(r"\D", "", value)) >= 5 or "@" in value
+        ):  # "3-12", "327": room numbers, not found as such
             values.add(value)
     ordinary = {
         part

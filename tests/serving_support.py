@@ -22,7 +22,9 @@ def inbox_rows(folder: Path) -> pd.DataFrame:
 
 
 def cli_score(source: Path, output: Path, model: str, jobs: int = 2) -> pd.DataFrame:
-    done = CliRunner().invoke(app, ["score", str(source), "-o", str(output), "--model", model, "--show", "0", "--jobs", str(jobs)])
+    done = CliRunner().invoke(
+        app, ["score", str(source), "-o", str(output), "--model", model, "--show", "0", "--jobs", str(jobs)]
+    )
     assert done.exit_code == 0, done.output
     return pd.read_parquet(output)
 
@@ -30,6 +32,7 @@ def cli_score(source: Path, output: Path, model: str, jobs: int = 2) -> pd.DataF
 def records(frame: pd.DataFrame) -> list[dict]:
     """Rows as plain values (missing as None, numbers as float), without `model_version`: the only
     column that differs by design (it names the source the answer came from)."""
+
     def plain(value):
         if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
             return None

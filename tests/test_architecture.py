@@ -10,10 +10,16 @@ from conftest import ROOT
 PACKAGE = ROOT / "src" / "classifier"
 LAYERS = {
     "config": 0,
-    "text": 1, "io": 1,
+    "text": 1,
+    "io": 1,
     "model": 2,
-    "serving": 3, "monitoring": 3, "training": 3, "evaluation": 3,
-    "stages": 4, "cli": 4, "__main__": 4,
+    "serving": 3,
+    "monitoring": 3,
+    "training": 3,
+    "evaluation": 3,
+    "stages": 4,
+    "cli": 4,
+    "__main__": 4,
 }
 
 
@@ -59,7 +65,9 @@ def test_subpackages_import_each_other_without_cycles():
         graph.setdefault(owner(path), set()).update(project_imports(path) - {owner(path)})
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
-        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph.get(start, ()))
+        return any(
+            n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph.get(start, ())
+        )
 
     cycles = sorted(part for part in graph if reaches(part, part, {part}))
     assert cycles == [], f"subpackages in an import cycle: {cycles} ({graph})"

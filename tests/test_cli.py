@@ -39,7 +39,17 @@ def test_train_then_score_from_the_command_line(tmp_path, small_params, small_da
 
 
 def test_score_without_a_model_fails_with_a_clear_message(tmp_path):
-    result = run("score", ROOT / "data" / "sample" / "inbox.csv", "-o", "q.csv", "--model", "nowhere", "--params", ROOT / "params.yaml", cwd=tmp_path)
+    result = run(
+        "score",
+        ROOT / "data" / "sample" / "inbox.csv",
+        "-o",
+        "q.csv",
+        "--model",
+        "nowhere",
+        "--params",
+        ROOT / "params.yaml",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert "train a model first" in result.stderr
     assert not Path(tmp_path / "q.csv").exists()
@@ -82,12 +92,19 @@ def test_errors_and_queue_never_repeat_a_misplaced_name_or_phone(model_dir, tmp_
     assert queue.loc["r2", "error"] == "row 2, field 'channel': unknown value (allowed: email, form, mall)"
     assert queue.loc["inbox.csv:row3", "error"] == "row 3: 6 fields, header has 5"
     shown = run("queue", "queue.csv", cwd=tmp_path)
-    for text in ((tmp_path / "queue.csv").read_text(encoding="utf-8"), scored.stdout, scored.stderr, shown.stdout):
+    for text in (
+        (tmp_path / "queue.csv").read_text(encoding="utf-8"),
+        scored.stdout,
+        scored.stderr,
+        shown.stdout,
+    ):
         assert "佐々木" not in text and "090-1234-5678" not in text
 
 
 def test_cp932_export_is_scored_and_undecodable_bytes_are_refused(model_dir, tmp_path):
-    (tmp_path / "sjis.csv").write_bytes(f"id,channel,body\r\ns1,form,{WRONG}\r\ns2,mall,{LATE}①\r\n".encode("cp932"))
+    (tmp_path / "sjis.csv").write_bytes(
+        f"id,channel,body\r\ns1,form,{WRONG}\r\ns2,mall,{LATE}①\r\n".encode("cp932")
+    )
     scored = score(model_dir, "sjis.csv", "-o", "queue.jsonl", cwd=tmp_path)
     assert scored.returncode == 0, scored.stdout + scored.stderr
     queue = pd.read_json(tmp_path / "queue.jsonl", lines=True, dtype=False)
@@ -96,7 +113,10 @@ def test_cp932_export_is_scored_and_undecodable_bytes_are_refused(model_dir, tmp
     (tmp_path / "broken.csv").write_bytes(b"id,body\r\nb1,\x81\x20\xff\r\n")
     refused = score(model_dir, "broken.csv", "-o", "out.csv", cwd=tmp_path)
     assert refused.returncode == 2
-    assert "broken.csv: neither UTF-8 nor CP932 (Shift_JIS) text; name its encoding with --encoding" in refused.stderr
+    assert (
+        "broken.csv: neither UTF-8 nor CP932 (Shift_JIS) text; name its encoding with --encoding"
+        in refused.stderr
+    )
     assert "Traceback" not in refused.stdout + refused.stderr and not (tmp_path / "out.csv").exists()
 
 
@@ -113,7 +133,11 @@ def test_mail_subfolders_are_read_with_recursive_and_never_skipped_silently(mode
     assert list(pd.read_csv(tmp_path / "flat.csv")["id"]) == ["top@x"]
     deep = score(model_dir, inbox, "-o", "deep.csv", "--recursive", cwd=tmp_path)
     assert deep.returncode == 0 and "subfolders" not in deep.stderr
-    assert list(pd.read_csv(tmp_path / "deep.csv")["id"]) == ["top@x", str(inbox / "a" / "mail.eml"), str(inbox / "b" / "mail.eml")]
+    assert list(pd.read_csv(tmp_path / "deep.csv")["id"]) == [
+        "top@x",
+        str(inbox / "a" / "mail.eml"),
+        str(inbox / "b" / "mail.eml"),
+    ]
 
 
 def test_unusable_inputs_and_options_are_refused_without_a_traceback(tmp_path):
@@ -124,19 +148,79 @@ def test_unusable_inputs_and_options_are_refused_without_a_traceback(tmp_path):
     refusals = {
         "is the input itself": ("score", inbox, "-o", inbox),
         "is the input itself ": ("score", "inbox.csv", "-o", tmp_path / "." / "inbox.csv"),
-        "text.csv: no 'body' column in the header row": ("score", "text.csv", "-o", "out.csv", "--params", ROOT / "params.yaml"),
-        "Invalid value for '--chunk-size': Input should be greater than or equal to 1": ("score", inbox, "-o", "out.csv", "--chunk-size", "0"),
-        "Invalid value for '--chunk-size': Input should be greater than or equal to 1 ": ("score", inbox, "-o", "out.csv", "--chunk-size", "-3"),
+        "text.csv: no 'body' column in the header row": (
+            "score",
+            "text.csv",
+            "-o",
+            "out.csv",
+            "--params",
+            ROOT / "params.yaml",
+        ),
+        "Invalid value for '--chunk-size': Input should be greater than or equal to 1": (
+            "score",
+            inbox,
+            "-o",
+            "out.csv",
+            "--chunk-size",
+            "0",
+        ),
+        "Invalid value for '--chunk-size': Input should be greater than or equal to 1 ": (
+            "score",
+            inbox,
+            "-o",
+            "out.csv",
+            "--chunk-size",
+            "-3",
+        ),
         "missing.csv: No such file or directory": ("queue", "missing.csv"),
-        "inbox.csv: missing column(s) queue_position, colour, route, error (not a scored queue?)": ("queue", "inbox.csv"),
+        "inbox.csv: missing column(s) queue_position, colour, route, error (not a scored queue?)": (
+            "queue",
+            "inbox.csv",
+        ),
         "'queue.csv' does not exist": ("drift", "--current", "queue.csv"),
         "no params.yaml in": ("drift", "--current", "inbox.csv"),
-        "models: no reference.json": ("drift", "--current", "inbox.csv", "--params", ROOT / "params.yaml", "--reference", "models"),
-        "nowhere.mbox: no such file or directory": ("score", "nowhere.mbox", "-o", "out.csv", "--params", ROOT / "params.yaml"),
-        "'xlsx' is not one of 'eml', 'mbox', 'maildir', 'csv', 'jsonl', 'parquet'": ("score", inbox, "-o", "out.csv", "--format", "xlsx"),
+        "models: no reference.json": (
+            "drift",
+            "--current",
+            "inbox.csv",
+            "--params",
+            ROOT / "params.yaml",
+            "--reference",
+            "models",
+        ),
+        "nowhere.mbox: no such file or directory": (
+            "score",
+            "nowhere.mbox",
+            "-o",
+            "out.csv",
+            "--params",
+            ROOT / "params.yaml",
+        ),
+        "'xlsx' is not one of 'eml', 'mbox', 'maildir', 'csv', 'jsonl', 'parquet'": (
+            "score",
+            inbox,
+            "-o",
+            "out.csv",
+            "--format",
+            "xlsx",
+        ),
         "missing.csv: no such file": ("train", "--data", "missing.csv", "--params", ROOT / "params.yaml"),
-        "params.yaml: parameters file not found": ("score", inbox, "-o", "out.csv", "--params", "params.yaml"),
-        "no --model given and no project": ("score", inbox, "-o", "out.csv", "--params", ROOT / "params.yaml"),
+        "params.yaml: parameters file not found": (
+            "score",
+            inbox,
+            "-o",
+            "out.csv",
+            "--params",
+            "params.yaml",
+        ),
+        "no --model given and no project": (
+            "score",
+            inbox,
+            "-o",
+            "out.csv",
+            "--params",
+            ROOT / "params.yaml",
+        ),
     }
     for expected, args in refusals.items():
         result = run(*args, cwd=tmp_path)
@@ -159,9 +243,17 @@ FORMULA_IDS = ["\ttab@x", "\rcr@x", "-minus@x"]  # ids are written verbatim: tab
 
 def test_csv_cells_that_start_a_formula_are_neutralized_unless_turned_off(model_dir, tmp_path):
     inbox = tmp_path / "inbox.csv"
-    rows = [{"id": key, "received_at": "2026-11-18T10:00:00+09:00", "subject": subject, "body": LATE} for key, subject in FORMULAS.items()]
-    rows += [{"id": key, "received_at": "2026-11-18T10:00:00+09:00", "subject": "", "body": WRONG} for key in FORMULA_IDS]
-    with inbox.open("w", encoding="utf-8", newline="") as handle:  # the csv module quotes a CR, pandas does not
+    rows = [
+        {"id": key, "received_at": "2026-11-18T10:00:00+09:00", "subject": subject, "body": LATE}
+        for key, subject in FORMULAS.items()
+    ]
+    rows += [
+        {"id": key, "received_at": "2026-11-18T10:00:00+09:00", "subject": "", "body": WRONG}
+        for key in FORMULA_IDS
+    ]
+    with inbox.open(
+        "w", encoding="utf-8", newline=""
+    ) as handle:  # the csv module quotes a CR, pandas does not
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -177,12 +269,22 @@ def test_csv_cells_that_start_a_formula_are_neutralized_unless_turned_off(model_
     assert [row["id"] for row in safe] == [*FORMULAS, *("'" + key for key in FORMULA_IDS)]
     assert raw[0]["subject"].startswith('=hyperlink("') and raw[1]["subject"] == FORMULAS["f2"]
     for position in range(4):
-        assert raw[position]["subject"][0] in "=+-@" and safe[position]["subject"] == "'" + raw[position]["subject"]
+        assert (
+            raw[position]["subject"][0] in "=+-@"
+            and safe[position]["subject"] == "'" + raw[position]["subject"]
+        )
     assert safe[4]["subject"] == raw[4]["subject"] == FORMULAS["f5"]
     # Numbers are never escaped, so they stay numbers for Excel and for `classifier queue`.
-    assert all(row["queue_position"].isdigit() and not row["topic_confidence"].startswith("'") for row in safe)
-    for untouched in (pd.read_json(tmp_path / "queue.jsonl", lines=True, dtype=False), pd.read_parquet(tmp_path / "queue.parquet")):
-        assert list(untouched["id"]) == [*FORMULAS, *FORMULA_IDS] and list(untouched["subject"][:4]) == [row["subject"] for row in raw[:4]]
+    assert all(
+        row["queue_position"].isdigit() and not row["topic_confidence"].startswith("'") for row in safe
+    )
+    for untouched in (
+        pd.read_json(tmp_path / "queue.jsonl", lines=True, dtype=False),
+        pd.read_parquet(tmp_path / "queue.parquet"),
+    ):
+        assert list(untouched["id"]) == [*FORMULAS, *FORMULA_IDS] and list(untouched["subject"][:4]) == [
+            row["subject"] for row in raw[:4]
+        ]
     shown = run("queue", "safe.csv", cwd=tmp_path)  # the escaped queue still reads back
     assert shown.returncode == 0 and "8 records:" in shown.stdout, shown.stdout + shown.stderr
 
@@ -201,7 +303,9 @@ def test_score_from_a_subfolder_finds_the_projects_params_and_model(model_dir, s
     shutil.copytree(model_dir, project / "models")
     (project / "params.yaml").write_text(yaml.safe_dump(as_yaml(small_params)))
     (project / "inbox" / "today").mkdir(parents=True)
-    (project / "inbox" / "today" / "in.csv").write_text(f"id,received_at,body\nr1,2026-11-18T10:00:00+09:00,{LATE}\n", encoding="utf-8")
+    (project / "inbox" / "today" / "in.csv").write_text(
+        f"id,received_at,body\nr1,2026-11-18T10:00:00+09:00,{LATE}\n", encoding="utf-8"
+    )
     scored = run("-v", "score", "in.csv", "-o", "out.csv", cwd=project / "inbox" / "today")
     assert scored.returncode == 0, scored.stderr
     out = pd.read_csv(project / "inbox" / "today" / "out.csv", dtype=str, keep_default_na=False)

@@ -77,7 +77,10 @@ def test_every_allowed_combination_has_40_examples_and_every_topic_350(everythin
 def test_no_near_duplicates_within_or_across_splits(params):
     settings = params.data
     report = validate.check(
-        params.path(settings.train), params.path(settings.test), settings.near_duplicate_jaccard, params.path(settings.robustness)
+        params.path(settings.train),
+        params.path(settings.test),
+        settings.near_duplicate_jaccard,
+        params.path(settings.robustness),
     )
     assert set(report["rows"]) == {"train", "test", "robustness"}
     assert report["problems"] == []
@@ -119,7 +122,12 @@ def test_other_covers_its_subkinds(everything, subkind):
 
 
 def test_masking_finds_every_planted_personal_datum(tidy):
-    planted = [(row.id, item, row.subject + " " + row.body) for row in tidy.itertuples() for item in row.pii.split("|") if item]
+    planted = [
+        (row.id, item, row.subject + " " + row.body)
+        for row in tidy.itertuples()
+        for item in row.pii.split("|")
+        if item
+    ]
     assert len(planted) >= 1000
     leaked = [(rid, item) for rid, item, text in planted if normalize(item) in preprocess(text)]
     assert leaked == []

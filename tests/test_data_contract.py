@@ -32,8 +32,12 @@ def test_valid_file_loads_with_empty_subject_as_empty_string(tmp_path):
 def test_jsonl_and_parquet_load_the_same_as_csv(tmp_path, suffix):
     path = tmp_path / f"inquiries{suffix}"
     frame = pd.DataFrame([GOOD, {**GOOD, "id": "a2"}])
-    frame.to_json(path, orient="records", lines=True, force_ascii=False) if suffix == ".jsonl" else frame.to_parquet(path)
-    pd.testing.assert_frame_equal(contract.load_inquiries(path), contract.load_inquiries(write_csv(tmp_path, frame)))
+    frame.to_json(
+        path, orient="records", lines=True, force_ascii=False
+    ) if suffix == ".jsonl" else frame.to_parquet(path)
+    pd.testing.assert_frame_equal(
+        contract.load_inquiries(path), contract.load_inquiries(write_csv(tmp_path, frame))
+    )
 
 
 def test_every_problem_is_reported_with_file_row_and_field(tmp_path):

@@ -53,13 +53,26 @@ def test_an_unreadable_arrival_gives_no_deadline():
     assert deadline_marker("明日までに必要です", "") == ""
 
 
-@pytest.mark.parametrize(("received_at", "marker"), [("2026-12-22T10:00:00+09:00", "DUENEAR"), ("2026-12-01T10:00:00+09:00", "DUELATER"), ("2026-12-26T10:00:00+09:00", "DUEPAST")])
+@pytest.mark.parametrize(
+    ("received_at", "marker"),
+    [
+        ("2026-12-22T10:00:00+09:00", "DUENEAR"),
+        ("2026-12-01T10:00:00+09:00", "DUELATER"),
+        ("2026-12-26T10:00:00+09:00", "DUEPAST"),
+    ],
+)
 def test_the_marker_depends_on_the_day_the_mail_arrived(received_at, marker):
     assert deadline_marker(normalize("24日までに必要です"), received_at) == marker
 
 
 def test_preprocessing_reports_the_marker_beside_the_masked_text():
-    frame = pd.DataFrame({"subject": ["至急"], "body": ["24日までに必要です。090-1234-5678"], "received_at": ["2026-12-23T10:00:00+09:00"]})
+    frame = pd.DataFrame(
+        {
+            "subject": ["至急"],
+            "body": ["24日までに必要です。090-1234-5678"],
+            "received_at": ["2026-12-23T10:00:00+09:00"],
+        }
+    )
     (text,), (marker,) = texts_and_deadlines(frame)
     assert marker == "DUENEAR" and "<PHONE>" in text and "DUE" not in text
     assert texts_and_deadlines(frame.drop(columns="received_at")) == ([text], [""])

@@ -35,8 +35,14 @@ def test_domain_auc_threshold_accounts_for_sample_size():
 
 
 def test_unlabeled_estimate_is_the_mean_confidence_with_an_interval():
-    scored = pd.DataFrame({"topic": ["usage"] * 4, "topic_confidence": [0.9, 0.8, 1.0, 0.7],
-                           "urgency": ["low"] * 4, "urgency_confidence": [0.5, 0.5, 0.5, 0.5]})
+    scored = pd.DataFrame(
+        {
+            "topic": ["usage"] * 4,
+            "topic_confidence": [0.9, 0.8, 1.0, 0.7],
+            "urgency": ["low"] * 4,
+            "urgency_confidence": [0.5, 0.5, 0.5, 0.5],
+        }
+    )
     result = drift.performance(scored)
     assert result["topic"]["estimated_accuracy"] == pytest.approx(0.85)
     low, high = result["urgency"]["interval"]
@@ -63,12 +69,25 @@ def test_reference_profile_holds_statistics_only(model_dir, corpus):
 def test_drift_tokens_carry_no_person_names(scored_batches):
     from classifier.model import inquiry_texts, inquiry_tokens
 
-    frame = pd.DataFrame({"subject": ["", ""], "body": ["山田太郎です。注文した商品が届きません。", "佐藤花子と申します。電話 090-1234-5678"]})
-    assert inquiry_tokens(inquiry_texts(frame)) == ["<NAME> 注文 する 商品 届く ない", "<NAME> 申す 電話 <PHONE>"]
-    tokens = " ".join(" ".join(pd.read_csv(path, dtype=str, keep_default_na=False)["tokens"]) for path in scored_batches.values())
+    frame = pd.DataFrame(
+        {
+            "subject": ["", ""],
+            "body": ["山田太郎です。注文した商品が届きません。", "佐藤花子と申します。電話 090-1234-5678"],
+        }
+    )
+    assert inquiry_tokens(inquiry_texts(frame)) == [
+        "<NAME> 注文 する 商品 届く ない",
+        "<NAME> 申す 電話 <PHONE>",
+    ]
+    tokens = " ".join(
+        " ".join(pd.read_csv(path, dtype=str, keep_default_na=False)["tokens"])
+        for path in scored_batches.values()
+    )
     # names the sample batches sign with (the drift stage's outputs are committed); MeCab does not tag
     # every name as one (a surname right after "、" can read as a place), as for `redact`
-    assert "<NAME>" in tokens and not any(name in tokens.split() for name in ("高橋", "青木", "松永", "秀樹", "直美"))
+    assert "<NAME>" in tokens and not any(
+        name in tokens.split() for name in ("高橋", "青木", "松永", "秀樹", "直美")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +109,18 @@ def scored_batches(model_dir, params, corpus, small_data, tmp_path_factory):
 
 def test_alarm_on_the_year_end_batch_and_quiet_on_the_same_distribution(scored_batches, model_dir, params):
     profile, sample = drift.load_reference(model_dir)
-    year_end = drift.compare(profile, sample, pd.read_csv(scored_batches["year-end"], dtype=str, keep_default_na=False), params.drift)
-    same = drift.compare(profile, sample, pd.read_csv(scored_batches["same distribution"], dtype=str, keep_default_na=False), params.drift)
+    year_end = drift.compare(
+        profile,
+        sample,
+        pd.read_csv(scored_batches["year-end"], dtype=str, keep_default_na=False),
+        params.drift,
+    )
+    same = drift.compare(
+        profile,
+        sample,
+        pd.read_csv(scored_batches["same distribution"], dtype=str, keep_default_na=False),
+        params.drift,
+    )
     assert year_end.drift, year_end.to_frame()
     assert not same.drift, same.to_frame()
     alarms = set(year_end.to_frame().query("drift")["name"])
@@ -102,7 +131,12 @@ def test_alarm_on_the_year_end_batch_and_quiet_on_the_same_distribution(scored_b
 
 def test_unlabeled_estimate_is_within_five_points_on_the_same_distribution(scored_batches, model_dir, params):
     profile, sample = drift.load_reference(model_dir)
-    report = drift.compare(profile, sample, pd.read_csv(scored_batches["same distribution"], dtype=str, keep_default_na=False), params.drift)
+    report = drift.compare(
+        profile,
+        sample,
+        pd.read_csv(scored_batches["same distribution"], dtype=str, keep_default_na=False),
+        params.drift,
+    )
     for head in ("topic", "urgency"):
         result = report.performance[head]
         assert abs(result["estimated_accuracy"] - result["accuracy"]) <= 0.05, (head, result)
@@ -110,25 +144,56 @@ def test_unlabeled_estimate_is_within_five_points_on_the_same_distribution(score
 
 def test_drift_command_exit_codes_and_json(scored_batches, model_dir, tmp_path):
     def run(batch):
-        return subprocess.run([sys.executable, "-m", "classifier", "drift", "--current", str(batch), "--reference", str(model_dir),
-                               "--params", str(ROOT / "params.yaml"), "--json", str(tmp_path / f"{batch.stem}.json")],
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "classifier",
+                "drift",
+                "--current",
+                str(batch),
+                "--reference",
+                str(model_dir),
+                "--params",
+                str(ROOT / "params.yaml"),
+                "--json",
+                str(tmp_path / f"{batch.stem}.json"),
+            ],
+            capture_output=True,
+            text=True,
+        )
+
     alarm, quiet = run(scored_batches["year-end"]), run(scored_batches["same distribution"])
     assert alarm.returncode == 1 and "DRIFT FOUND" in alarm.stdout
     assert quiet.returncode == 0 and "no drift" in quiet.stdout
-    report = json.loads((tmp_path / "yearend.json").read_text(encoding="utf-8"))  # named after the scored file
-    assert report["drift"] is True and {c["name"] for c in report["checks"]} >= {"topic distribution", "text length"}
+    report = json.loads(
+        (tmp_path / "yearend.json").read_text(encoding="utf-8")
+    )  # named after the scored file
+    assert report["drift"] is True and {c["name"] for c in report["checks"]} >= {
+        "topic distribution",
+        "text length",
+    }
     assert report["windows"] and report["windows"][0]["week"].startswith("2026-W")  # 2026-11-23 onwards
 
 
 def test_notebook_executes_from_a_clean_kernel(scored_batches, model_dir):
     notebook = nbformat.read(ROOT / "notebooks" / "drift.ipynb", as_version=4)
-    assert all(cell.get("outputs", []) == [] for cell in notebook.cells if cell.cell_type == "code")  # stored clean
+    assert all(
+        cell.get("outputs", []) == [] for cell in notebook.cells if cell.cell_type == "code"
+    )  # stored clean
     batches = {name: str(path) for name, path in scored_batches.items()}
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(
-        f"MODEL_DIR = {str(model_dir)!r}\nBATCHES = {batches!r}\nPARAMS = {str(ROOT / 'params.yaml')!r}"
-    ))
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    notebook.cells.insert(
+        0,
+        nbformat.v4.new_code_cell(
+            f"MODEL_DIR = {str(model_dir)!r}\nBATCHES = {batches!r}\nPARAMS = {str(ROOT / 'params.yaml')!r}"
+        ),
+    )
+    NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(ROOT / "notebooks")}},
+    ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3  # the three figures

@@ -142,7 +142,9 @@ def test_inquiry_text_needs_no_fit_and_names_a_missing_body(sample):
 )
 def test_invalid_parameters_are_refused_naming_the_parameter(name, parameter, value, texts):
     estimator = ESTIMATORS[name]().set_params(**{parameter: value})
-    X, y = (np.zeros((4, 2)), np.array([["a", "x"], ["b", "y"]] * 2)) if name == "TriageHeads" else (texts, None)
+    X, y = (
+        (np.zeros((4, 2)), np.array([["a", "x"], ["b", "y"]] * 2)) if name == "TriageHeads" else (texts, None)
+    )
     with pytest.raises(InvalidParameterError, match=f"'{parameter}' parameter of {name}"):
         estimator.fit(X, y)
 
@@ -156,7 +158,9 @@ def test_temperatures_must_be_two_positive_numbers():
 
 def test_heads_need_exactly_two_label_columns():
     with pytest.raises(ValueError, match=r"two columns \(topic, urgency\); got shape \(4, 3\)"):
-        TriageHeads(LogisticRegression()).fit(np.zeros((4, 2)), np.array([["a", "x", "p"], ["b", "y", "q"]] * 2))
+        TriageHeads(LogisticRegression()).fit(
+            np.zeros((4, 2)), np.array([["a", "x", "p"], ["b", "y", "q"]] * 2)
+        )
 
 
 def test_character_ngram_bounds_are_checked_together(texts):
@@ -229,7 +233,10 @@ def fitted_skops(config: dict, rows: int) -> bytes:
 @pytest.fixture(scope="module")
 def model_files(small_model):
     """One small model file per estimator family of the selection grid."""
-    return {name: fitted_skops({**small_model, "estimator": name}, 240) for name in ("logreg", "linear_svc", "complement_nb")}
+    return {
+        name: fitted_skops({**small_model, "estimator": name}, 240)
+        for name in ("logreg", "linear_svc", "complement_nb")
+    }
 
 
 def test_trusted_types_are_exactly_what_the_model_files_hold(model_files):

@@ -47,8 +47,13 @@ def test_top_terms_are_the_largest_positive_contributions(fitted, monkeypatch, s
 def test_equal_contributions_are_named_in_column_order(fitted):
     X, weights = fitted
     rows_class = np.zeros(X.shape[0], dtype=int)
-    contributions = [X.data[X.indptr[r] : X.indptr[r + 1]] * weights[0, X.indices[X.indptr[r] : X.indptr[r + 1]]] for r in range(50)]
-    assert any(len(set(c[c > 0])) < (c > 0).sum() for c in contributions)  # the corpus has ties (n-grams that co-occur)
+    contributions = [
+        X.data[X.indptr[r] : X.indptr[r + 1]] * weights[0, X.indices[X.indptr[r] : X.indptr[r + 1]]]
+        for r in range(50)
+    ]
+    assert any(
+        len(set(c[c > 0])) < (c > 0).sum() for c in contributions
+    )  # the corpus has ties (n-grams that co-occur)
     explained = explain.top_terms(X[:50], weights, rows_class[:50], np.arange(X.shape[1]), 5)
     assert explained == reference(X[:50], weights, rows_class[:50], 5)
     assert explain.top_terms(X[:0], weights, rows_class[:0], np.arange(X.shape[1]), 5) == []

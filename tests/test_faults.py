@@ -26,7 +26,20 @@ PREVIOUS = "previous run\n"
 
 
 def command(model_dir, source, output, *options, params=ROOT / "params.yaml"):
-    return [*CLI, "score", str(source), "-o", str(output), "--model", str(model_dir), "--params", str(params), "--show", "0", *options]
+    return [
+        *CLI,
+        "score",
+        str(source),
+        "-o",
+        str(output),
+        "--model",
+        str(model_dir),
+        "--params",
+        str(params),
+        "--show",
+        "0",
+        *options,
+    ]
 
 
 def run(args, **kwargs):
@@ -56,7 +69,9 @@ def start(model_dir, big_input, output, chunk_size=200):
     """The run in the background, returned once its workers have spooled a first part (mid-run)."""
     process = subprocess.Popen(
         command(model_dir, big_input, output, "--jobs", "2", "--chunk-size", str(chunk_size)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 60
     while not list(output.parent.glob(".scoring-*/part-*.pkl")):
@@ -75,8 +90,12 @@ def assert_gone(processes, timeout=10):
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "orphan workers left running"
 
 
-@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
-def test_an_interrupt_leaves_the_previous_output_and_no_temporary_files(model_dir, big_input, reference, tmp_path, sent, code):
+@pytest.mark.parametrize(
+    ("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_an_interrupt_leaves_the_previous_output_and_no_temporary_files(
+    model_dir, big_input, reference, tmp_path, sent, code
+):
     output = tmp_path / "queue.csv"
     output.write_text(PREVIOUS)
     process = start(model_dir, big_input, output)
@@ -93,7 +112,9 @@ def test_an_interrupt_leaves_the_previous_output_and_no_temporary_files(model_di
     assert rerun.returncode == 0 and output.read_bytes() == reference
 
 
-def test_kill_9_of_the_parent_leaves_no_partial_output_and_no_orphan_workers(model_dir, big_input, reference, tmp_path):
+def test_kill_9_of_the_parent_leaves_no_partial_output_and_no_orphan_workers(
+    model_dir, big_input, reference, tmp_path
+):
     output = tmp_path / "queue.csv"
     process = start(model_dir, big_input, output)
     workers = workers_of(process)
@@ -126,7 +147,9 @@ def test_a_full_disk_fails_cleanly_with_exit_2(model_dir, big_input, tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
 
-    result = run(command(model_dir, big_input, output, "--jobs", "2", "--chunk-size", "200"), preexec_fn=small_disk)
+    result = run(
+        command(model_dir, big_input, output, "--jobs", "2", "--chunk-size", "200"), preexec_fn=small_disk
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "error:" in result.stderr and "File too large" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -149,7 +172,9 @@ def test_an_unwritable_or_missing_folder_is_refused_with_exit_2(model_dir, tmp_p
     inbox.write_text("id,body\nr1,返品したいです\n", encoding="utf-8")
     for folder in unwritable_folders(tmp_path):
         result = run(command(model_dir, inbox, folder / "queue.csv"))
-        assert result.returncode == 2 and f"cannot write to the folder {folder}" in result.stderr, result.stdout + result.stderr
+        assert result.returncode == 2 and f"cannot write to the folder {folder}" in result.stderr, (
+            result.stdout + result.stderr
+        )
     missing = run(command(model_dir, inbox, tmp_path / "nowhere" / "queue.csv"))
     assert missing.returncode == 2 and "the folder" in missing.stderr and "does not exist" in missing.stderr
     assert "Traceback" not in result.stdout + result.stderr + missing.stdout + missing.stderr
@@ -165,7 +190,13 @@ def test_two_runs_to_one_output_leave_one_whole_output(model_dir, tmp_path, test
         outputs[name] = alone.read_bytes()
     shared = tmp_path / "shared" / "queue.csv"
     shared.parent.mkdir()
-    runs = [subprocess.Popen(command(model_dir, tmp_path / f"{name}.csv", shared, "--chunk-size", "20"), stdout=subprocess.DEVNULL) for name in "ab"]
+    runs = [
+        subprocess.Popen(
+            command(model_dir, tmp_path / f"{name}.csv", shared, "--chunk-size", "20"),
+            stdout=subprocess.DEVNULL,
+        )
+        for name in "ab"
+    ]
     assert [process.wait(timeout=120) for process in runs] == [0, 0]
     assert shared.read_bytes() in outputs.values()
     assert [p.name for p in shared.parent.iterdir()] == ["queue.csv"]
@@ -177,15 +208,36 @@ def test_a_record_that_crashes_the_process_is_the_only_one_with_an_error(model_d
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["limits"]["max_text_chars"] = 5_000_000
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    rows = [{"id": f"r{n}", "received_at": "2026-11-18T10:00:00+09:00", "body": f"注文した商品がまだ届きません。{n}"} for n in range(1, 8)]
+    rows = [
+        {
+            "id": f"r{n}",
+            "received_at": "2026-11-18T10:00:00+09:00",
+            "body": f"注文した商品がまだ届きません。{n}",
+        }
+        for n in range(1, 8)
+    ]
     rows[3]["body"] = "あいうえお返品したい" * 150_000
     pd.DataFrame(rows).to_csv(tmp_path / "inbox.csv", index=False)
     output = tmp_path / "queue.csv"
-    result = run(command(model_dir, tmp_path / "inbox.csv", output, "--jobs", "2", "--chunk-size", "3", params=tmp_path / "params.yaml"))
+    result = run(
+        command(
+            model_dir,
+            tmp_path / "inbox.csv",
+            output,
+            "--jobs",
+            "2",
+            "--chunk-size",
+            "3",
+            params=tmp_path / "params.yaml",
+        )
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     queue = pd.read_csv(output, dtype=str, keep_default_na=False).set_index("id")
     assert len(queue) == 7
-    assert queue.loc["r4", "error"] == "row 4: the scoring process died on this record (signal SIGSEGV); not scored"
+    assert (
+        queue.loc["r4", "error"]
+        == "row 4: the scoring process died on this record (signal SIGSEGV); not scored"
+    )
     others = queue.drop(index="r4")
     assert (others["error"] == "").all() and (others["topic"] != "").all()
 
@@ -197,14 +249,23 @@ def test_one_bad_record_of_each_kind_is_one_error_row_and_the_rest_is_scored(mod
     (inbox / "good.eml").write_bytes(good)
     nested = "".join(f'Content-Type: multipart/mixed; boundary="b{n}"\n\n--b{n}\n' for n in range(2000))
     closing = "".join(f"--b{n}--\n" for n in reversed(range(2000)))
-    (inbox / "deep.eml").write_text(f"Message-ID: <deep@x>\n{nested}Content-Type: text/plain\n\n本文\n{closing}")
-    (inbox / "huge.eml").write_bytes(b"Message-ID: <huge@x>\n\n" + "返品したい。\n".encode() * 1_100_000)  # 20 MB
+    (inbox / "deep.eml").write_text(
+        f"Message-ID: <deep@x>\n{nested}Content-Type: text/plain\n\n本文\n{closing}"
+    )
+    (inbox / "huge.eml").write_bytes(
+        b"Message-ID: <huge@x>\n\n" + "返品したい。\n".encode() * 1_100_000
+    )  # 20 MB
     (inbox / os.fsdecode(b"bad-\xff.eml")).write_bytes(good.replace(b"good@x", b"name@x"))
     result = run(command(model_dir, inbox, tmp_path / "queue.csv", "--jobs", "2", "--chunk-size", "2"))
     assert result.returncode == 0, result.stdout + result.stderr
     queue = pd.read_csv(tmp_path / "queue.csv", dtype=str, keep_default_na=False).set_index("id")
-    assert sorted(queue.index) == sorted([str(inbox / "deep.eml"), str(inbox / "huge.eml"), "good@x", "name@x"])
-    assert queue.loc[str(inbox / "deep.eml"), "error"] == "MIME parts nested deeper than 50 levels (params.yaml limits.max_mime_depth): not read"
+    assert sorted(queue.index) == sorted(
+        [str(inbox / "deep.eml"), str(inbox / "huge.eml"), "good@x", "name@x"]
+    )
+    assert (
+        queue.loc[str(inbox / "deep.eml"), "error"]
+        == "MIME parts nested deeper than 50 levels (params.yaml limits.max_mime_depth): not read"
+    )
     assert queue.loc[str(inbox / "huge.eml"), "error"].startswith("mail of 20,")
     assert "limits.max_mail_bytes" in queue.loc[str(inbox / "huge.eml"), "error"]
     assert queue.loc["good@x", "topic"] == queue.loc["name@x", "topic"] == "non_delivery"

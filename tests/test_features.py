@@ -37,7 +37,9 @@ def assert_same_matrix(ours, reference, fit_texts, apply_texts):
 
 @pytest.mark.parametrize("ngrams,min_df", [((1, 3), 2), ((2, 3), 1), ((1, 1), 3)])
 def test_char_ngrams_equal_scikit_learn(texts, ngrams, min_df):
-    reference = TfidfVectorizer(analyzer="char", lowercase=False, ngram_range=ngrams, min_df=min_df, sublinear_tf=True)
+    reference = TfidfVectorizer(
+        analyzer="char", lowercase=False, ngram_range=ngrams, min_df=min_df, sublinear_tf=True
+    )
     ours = CharNgramTfidf(ngram_min=ngrams[0], ngram_max=ngrams[1], min_df=min_df, sublinear_tf=True)
     assert_same_matrix(ours, reference, texts[:300], texts[300:])
 
@@ -45,7 +47,12 @@ def test_char_ngrams_equal_scikit_learn(texts, ngrams, min_df):
 @pytest.mark.parametrize("ngram_max,min_df,sublinear", [(2, 1, True), (2, 2, False), (1, 1, True)])
 def test_word_ngrams_equal_scikit_learn(texts, ngram_max, min_df, sublinear):
     reference = TfidfVectorizer(
-        tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, ngram_max), min_df=min_df, sublinear_tf=sublinear
+        tokenizer=tokenize,
+        token_pattern=None,
+        lowercase=False,
+        ngram_range=(1, ngram_max),
+        min_df=min_df,
+        sublinear_tf=sublinear,
     )
     ours = WordNgramTfidf(ngram_max=ngram_max, min_df=min_df, sublinear_tf=sublinear)
     assert_same_matrix(ours, reference, texts[:300], texts[300:])

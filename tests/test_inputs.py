@@ -18,7 +18,11 @@ from classifier.io.mail import parse_raw, raw_mbox
 JST = timezone(timedelta(hours=9))
 WHEN = datetime(2026, 11, 20, 9, 30, tzinfo=JST)
 SEPARATOR = b"From customer@example.jp Fri Nov 20 09:30:00 2026\n"
-BODIES = ["黒のMサイズを注文しましたが白が届きました。", "注文した商品がまだ届きません。", "ポイントはいつ付きますか。"]
+BODIES = [
+    "黒のMサイズを注文しましたが白が届きました。",
+    "注文した商品がまだ届きません。",
+    "ポイントはいつ付きますか。",
+]
 
 
 def records(path, **options):
@@ -26,7 +30,13 @@ def records(path, **options):
 
 
 def mail(number, body=None):
-    return build_mail(subject=f"件名{number}", body=body or BODIES[number], charset="utf-8-base64", message_id=f"m{number}@x", date=WHEN)
+    return build_mail(
+        subject=f"件名{number}",
+        body=body or BODIES[number],
+        charset="utf-8-base64",
+        message_id=f"m{number}@x",
+        date=WHEN,
+    )
 
 
 def plain_mail(message_id, body):
@@ -34,7 +44,7 @@ def plain_mail(message_id, body):
     return (
         f"Message-ID: <{message_id}>\nDate: Fri, 20 Nov 2026 09:30:00 +0900\nContent-Type: text/plain; charset=UTF-8\n"
         f"Content-Transfer-Encoding: 8bit\n\n{body}\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def mbox_bodies(path):
@@ -47,7 +57,9 @@ def mbox_bodies(path):
 
 def test_excel_csv_with_a_bom_keeps_its_first_column(tmp_path):
     path = tmp_path / "excel.csv"
-    path.write_bytes(b"\xef\xbb\xbf" + "id,received_at,body\r\nr1,2026-11-18T10:00:00+09:00,返品したい\r\n".encode("utf-8"))
+    path.write_bytes(
+        b"\xef\xbb\xbf" + "id,received_at,body\r\nr1,2026-11-18T10:00:00+09:00,返品したい\r\n".encode()
+    )
     frame = records(path)
     assert list(frame["id"]) == ["r1"] and list(frame["body"]) == ["返品したい"]
 
@@ -72,7 +84,9 @@ def test_cp932_csv_is_read_by_auto_and_by_name(tmp_path):
 
 def test_cp932_jsonl_is_read_by_auto(tmp_path):
     path = tmp_path / "sjis.jsonl"
-    path.write_bytes(json.dumps({"id": "j1", "body": "返品したいです"}, ensure_ascii=False).encode("cp932") + b"\n")
+    path.write_bytes(
+        json.dumps({"id": "j1", "body": "返品したいです"}, ensure_ascii=False).encode("cp932") + b"\n"
+    )
     assert list(records(path)["body"]) == ["返品したいです"]
 
 
@@ -91,7 +105,9 @@ def test_undecodable_text_is_refused_before_any_record(tmp_path, data):
 def test_a_wrong_explicit_encoding_names_the_file_and_the_option(tmp_path):
     path = tmp_path / "inbox.csv"
     path.write_bytes("id,body\nr1,本文\n".encode("cp932"))
-    with pytest.raises(InputError, match="inbox.csv: not readable as utf-8-sig; name its encoding with --encoding"):
+    with pytest.raises(
+        InputError, match="inbox.csv: not readable as utf-8-sig; name its encoding with --encoding"
+    ):
         records(path, encoding="utf-8")
     with pytest.raises(InputError, match="unknown encoding 'klingon'"):
         read_chunks(path, encoding="klingon")
@@ -101,8 +117,11 @@ def test_a_wrong_explicit_encoding_names_the_file_and_the_option(tmp_path):
 def test_a_table_without_body_is_refused_as_a_whole(tmp_path, suffix):
     path = tmp_path / f"inbox{suffix}"
     frame = pd.DataFrame({"id": ["r1", "r2"], "text": ["本文", "本文"]})
-    {".csv": lambda: frame.to_csv(path, index=False), ".jsonl": lambda: frame.to_json(path, orient="records", lines=True),
-     ".parquet": lambda: frame.to_parquet(path)}[suffix]()
+    {
+        ".csv": lambda: frame.to_csv(path, index=False),
+        ".jsonl": lambda: frame.to_json(path, orient="records", lines=True),
+        ".parquet": lambda: frame.to_parquet(path),
+    }[suffix]()
     with pytest.raises(InputError, match=r"inbox\.\w+: no (record has a )?'body'"):
         read_chunks(path)
 
@@ -119,8 +138,11 @@ def test_a_header_that_is_a_record_is_not_repeated_in_the_error(tmp_path):
 def test_ids_are_made_when_the_table_has_none(tmp_path, suffix):
     path = tmp_path / f"inbox{suffix}"
     frame = pd.DataFrame({"body": BODIES})
-    {".csv": lambda: frame.to_csv(path, index=False), ".jsonl": lambda: frame.to_json(path, orient="records", lines=True, force_ascii=False),
-     ".parquet": lambda: frame.to_parquet(path)}[suffix]()
+    {
+        ".csv": lambda: frame.to_csv(path, index=False),
+        ".jsonl": lambda: frame.to_json(path, orient="records", lines=True, force_ascii=False),
+        ".parquet": lambda: frame.to_parquet(path),
+    }[suffix]()
     unit = "line" if suffix == ".jsonl" else "row"
     assert list(records(path, size=2)["id"]) == [f"inbox{suffix}:{unit}{n}" for n in (1, 2, 3)]
 
@@ -158,7 +180,10 @@ def test_mbox_written_by_the_standard_library_round_trips_with_from_quoting(tmp_
     box.add(mail(1))
     box.flush()
     assert b"\n>From the shop" in (tmp_path / "inbox.mbox").read_bytes()
-    assert mbox_bodies(tmp_path / "inbox.mbox") == [("p0@x", "返品の件です。\n\nFrom the shop I got the wrong size.", ""), ("m1@x", BODIES[1], "")]
+    assert mbox_bodies(tmp_path / "inbox.mbox") == [
+        ("p0@x", "返品の件です。\n\nFrom the shop I got the wrong size.", ""),
+        ("m1@x", BODIES[1], ""),
+    ]
 
 
 def test_mboxrd_quoting_is_undone_one_level(tmp_path):
@@ -185,7 +210,9 @@ def test_from_lines_in_a_body_make_no_phantom_mail(tmp_path):
 
 def test_a_separator_without_date_splits_when_headers_follow(tmp_path):
     path = tmp_path / "broken.mbox"
-    path.write_bytes(SEPARATOR + mail(0) + b"\nFrom customer@example.jp\n" + mail(1) + b"\n" + SEPARATOR + mail(2))
+    path.write_bytes(
+        SEPARATOR + mail(0) + b"\nFrom customer@example.jp\n" + mail(1) + b"\n" + SEPARATOR + mail(2)
+    )
     assert mbox_bodies(path) == [(f"m{i}@x", BODIES[i], "") for i in range(3)]
 
 
@@ -201,7 +228,7 @@ def test_content_length_protects_a_body_that_looks_like_mbox(tmp_path):
 
 
 def test_a_wrong_content_length_does_not_swallow_the_next_mail(tmp_path):
-    first = b"Message-ID: <cl@x>\nContent-Length: 99999\n\n" + "本文です。".encode("utf-8") + b"\n"
+    first = b"Message-ID: <cl@x>\nContent-Length: 99999\n\n" + "本文です。".encode() + b"\n"
     path = tmp_path / "cl.mbox"
     path.write_bytes(SEPARATOR + first + b"\n" + SEPARATOR + mail(1) + b"\n" + SEPARATOR + mail(2))
     assert [i for i, _, _ in mbox_bodies(path)] == ["cl@x", "m1@x", "m2@x"]
@@ -209,7 +236,9 @@ def test_a_wrong_content_length_does_not_swallow_the_next_mail(tmp_path):
 
 def test_mbox_with_crlf_lines_and_an_empty_file(tmp_path):
     path = tmp_path / "crlf.mbox"
-    path.write_bytes(SEPARATOR.replace(b"\n", b"\r\n") + mail(0) + b"\r\n" + SEPARATOR.replace(b"\n", b"\r\n") + mail(1))
+    path.write_bytes(
+        SEPARATOR.replace(b"\n", b"\r\n") + mail(0) + b"\r\n" + SEPARATOR.replace(b"\n", b"\r\n") + mail(1)
+    )
     assert [(i, b) for i, b, _ in mbox_bodies(path)] == [("m0@x", BODIES[0]), ("m1@x", BODIES[1])]
     (tmp_path / "empty.mbox").write_bytes(b"")
     assert mbox_bodies(tmp_path / "empty.mbox") == []
@@ -266,7 +295,10 @@ def test_a_csv_field_over_max_field_chars_refuses_the_file_naming_the_row(tmp_pa
     pd.DataFrame({"id": ["r1", "r2"], "body": [BODIES[0], "佐々木" * 1000]}).to_csv(path, index=False)
     with pytest.raises(InputError) as caught:
         records(path, limits=Limits(max_field_chars=1000))
-    assert str(caught.value) == f"{path}: row 2: not readable as CSV (a field over 1,000 characters (params.yaml limits.max_field_chars))"
+    assert (
+        str(caught.value)
+        == f"{path}: row 2: not readable as CSV (a field over 1,000 characters (params.yaml limits.max_field_chars))"
+    )
 
 
 def test_the_shipped_params_state_the_code_defaults_of_every_limit():

@@ -30,11 +30,16 @@ FILLER = st.text(alphabet=HIRAGANA + KANJI + KATAKANA + PUNCTUATION, max_size=25
 # Between two planted values at least one character that is not a space: "6789 4111 …" is ambiguous.
 SEPARATOR = st.builds(lambda a, c, b: a + c + b, FILLER, st.sampled_from(HIRAGANA + KANJI + "、。」"), FILLER)
 
-FULL_WIDTH = str.maketrans("0123456789-+.()@abcdefghijklmnopqrstuvwxyz ", "０１２３４５６７８９－＋．（）＠ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ　")
+FULL_WIDTH = str.maketrans(
+    "0123456789-+.()@abcdefghijklmnopqrstuvwxyz ",
+    "０１２３４５６７８９－＋．（）＠ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ　",
+)
 
 
 def digits(n: int, first: str = "0123456789") -> st.SearchStrategy[str]:
-    return st.builds(lambda a, b: a + b, st.sampled_from(first), st.text("0123456789", min_size=n - 1, max_size=n - 1))
+    return st.builds(
+        lambda a, b: a + b, st.sampled_from(first), st.text("0123456789", min_size=n - 1, max_size=n - 1)
+    )
 
 
 @st.composite
@@ -62,10 +67,18 @@ def phones(draw) -> tuple[str, set[str]]:
 @st.composite
 def mail_addresses(draw) -> tuple[str, set[str]]:
     local = draw(st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8))
-    local += draw(st.sampled_from(["", ".", "_", "-"])) + draw(st.text("abcxyz0123456789", min_size=1, max_size=6))
+    local += draw(st.sampled_from(["", ".", "_", "-"])) + draw(
+        st.text("abcxyz0123456789", min_size=1, max_size=6)
+    )
     address = f"{local}@{draw(st.sampled_from(['example.com', 'example.co.jp', 'mail.example.jp']))}"
     variant = draw(st.sampled_from(["plain", "upper", "full-width"]))
-    address = address.upper() if variant == "upper" else address.translate(FULL_WIDTH) if variant == "full-width" else address
+    address = (
+        address.upper()
+        if variant == "upper"
+        else address.translate(FULL_WIDTH)
+        if variant == "full-width"
+        else address
+    )
     return address, {"EMAIL"}
 
 
@@ -131,8 +144,43 @@ def test_no_planted_digits_survive_preprocess_and_each_placeholder_appears(head,
 # Texts dense in what the patterns look for, to reach their corners.
 DENSE = st.lists(
     st.sampled_from(
-        [*"0123456789", "-", " ", ".", "(", ")", "#", "@", "+81", "〒", "ー", "年", "月", "日", "円", "丁目", "番", "番地",
-         "号", "号室", "都", "府", "県", "市", "区", "町", "大阪", "梅田", "三", "十二", "が", "の", "マンション", "a", "x"]
+        [
+            *"0123456789",
+            "-",
+            " ",
+            ".",
+            "(",
+            ")",
+            "#",
+            "@",
+            "+81",
+            "〒",
+            "ー",
+            "年",
+            "月",
+            "日",
+            "円",
+            "丁目",
+            "番",
+            "番地",
+            "号",
+            "号室",
+            "都",
+            "府",
+            "県",
+            "市",
+            "区",
+            "町",
+            "大阪",
+            "梅田",
+            "三",
+            "十二",
+            "が",
+            "の",
+            "マンション",
+            "a",
+            "x",
+        ]
     ),
     max_size=30,
 ).map("".join)

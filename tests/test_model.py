@@ -1,6 +1,5 @@
 """Model tests: train → save → load → score round trip, checksum refusal, behaviour on clear cases."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,7 +22,9 @@ def inquiries(*bodies):
 def test_a_saved_model_loads_and_predicts_as_the_fitted_one(corpus, params, tmp_path):
     # The fitted pipeline in memory against what save → load (skops, another object) gives back.
     train, held_out = corpus.iloc[:400], corpus.iloc[400:460]
-    fitted = model.fit(model.build_pipeline({**params.model.model_dump(), "estimator": "logreg", "n_jobs": 1}), train)
+    fitted = model.fit(
+        model.build_pipeline({**params.model.model_dump(), "estimator": "logreg", "n_jobs": 1}), train
+    )
     model.save(fitted, tmp_path, {"routing": {}})
     loaded, metadata = model.load(tmp_path)
     assert loaded is not fitted
@@ -34,7 +35,12 @@ def test_a_saved_model_loads_and_predicts_as_the_fitted_one(corpus, params, tmp_
 def test_the_trained_model_records_its_labels_and_metrics(model_dir):
     _, metadata = model.load(model_dir)
     assert metadata["labels"]["urgency"] == ["high", "low", "medium"]
-    assert set(metadata["cv_metrics"]) >= {"topic_macro_f1", "urgency_macro_f1", "high_urgency_recall", "topic_ece"}
+    assert set(metadata["cv_metrics"]) >= {
+        "topic_macro_f1",
+        "urgency_macro_f1",
+        "high_urgency_recall",
+        "topic_ece",
+    }
     assert len(metadata["model_sha256"]) == 64
 
 
@@ -115,4 +121,3 @@ def test_svm_heads_are_scikit_learns_temperature_calibration_untempered_again(co
     probabilities = heads.predict_proba(X[:100])
     assert all(np.array_equal(p, h.predict_proba(X[:100])) for p, h in zip(probabilities, heads.estimators_))
     assert all(np.allclose(p.sum(axis=1), 1.0) for p in probabilities)
-

@@ -48,7 +48,9 @@ def test_types_the_artifact_trusts_are_refused_without_running_anything(store):
     transformer = FunctionTransformer(func=touch_marker)
     transformer.payload_ = Payload()
     trusted_by_artifact = [f"{__name__}.Payload", f"{__name__}.touch_marker"]
-    uri = logged(transformer, "crafted", serialization_format="skops", skops_trusted_types=trusted_by_artifact)
+    uri = logged(
+        transformer, "crafted", serialization_format="skops", skops_trusted_types=trusted_by_artifact
+    )
     with pytest.raises(tracking.UntrustedModelError, match="does not trust") as error:
         tracking.load(uri)
     assert "Payload" in str(error.value)
@@ -77,7 +79,9 @@ class Exploit:
         return (MARKER.write_text, ("ran",))
 
 
-def test_a_crafted_model_file_is_refused_by_its_checksum_before_it_is_unpickled(model_dir, tmp_path, monkeypatch):
+def test_a_crafted_model_file_is_refused_by_its_checksum_before_it_is_unpickled(
+    model_dir, tmp_path, monkeypatch
+):
     import pickle
     import shutil
 
@@ -94,7 +98,9 @@ def test_a_crafted_model_file_is_refused_by_its_checksum_before_it_is_unpickled(
     assert MARKER.exists()
 
 
-def test_a_model_file_carrying_code_with_a_matching_checksum_is_refused_without_running_it(model_dir, tmp_path, monkeypatch):
+def test_a_model_file_carrying_code_with_a_matching_checksum_is_refused_without_running_it(
+    model_dir, tmp_path, monkeypatch
+):
     # An attacker who can write both files fixes the checksum too: the format itself must refuse.
     import pickle
     import shutil
@@ -106,7 +112,9 @@ def test_a_model_file_carrying_code_with_a_matching_checksum_is_refused_without_
     shutil.copytree(model_dir, crafted)
     (crafted / model.MODEL_FILE).write_bytes(pickle.dumps(Exploit()))
     metadata = model.read_metadata(crafted)
-    model.write_metadata(crafted, {**metadata, "model_sha256": model.pipeline.sha256_file(crafted / model.MODEL_FILE)})
+    model.write_metadata(
+        crafted, {**metadata, "model_sha256": model.pipeline.sha256_file(crafted / model.MODEL_FILE)}
+    )
     with pytest.raises(tracking.UntrustedModelError, match="not a skops model file"):
         model.load(crafted)
     assert not MARKER.exists()
@@ -125,7 +133,9 @@ def test_a_skops_model_file_holding_an_untrusted_type_is_refused_unread(model_di
     shutil.copytree(model_dir, crafted)
     skops.io.dump(FunctionTransformer(func=touch_marker), crafted / model.MODEL_FILE)
     metadata = model.read_metadata(crafted)
-    model.write_metadata(crafted, {**metadata, "model_sha256": model.pipeline.sha256_file(crafted / model.MODEL_FILE)})
+    model.write_metadata(
+        crafted, {**metadata, "model_sha256": model.pipeline.sha256_file(crafted / model.MODEL_FILE)}
+    )
     with pytest.raises(tracking.UntrustedModelError, match="does not trust") as error:
         model.load(crafted)
     assert "touch_marker" in str(error.value)

@@ -71,8 +71,42 @@ def test_names_are_masked(raw, expected):
 def test_words_in_name_shapes_are_kept(raw):
     masked = mask_names(preprocess(raw))
     kept = masked.replace("<NAME>", "")
-    assert [w for w in ("商品", "たくさん", "お客様", "配達員", "ヤマト", "赤ちゃん", "様子", "それより", "ありがとう", "以上", "商品", "したい", "大阪") if w in raw] == [
-        w for w in ("商品", "たくさん", "お客様", "配達員", "ヤマト", "赤ちゃん", "様子", "それより", "ありがとう", "以上", "商品", "したい", "大阪") if w in kept
+    assert [
+        w
+        for w in (
+            "商品",
+            "たくさん",
+            "お客様",
+            "配達員",
+            "ヤマト",
+            "赤ちゃん",
+            "様子",
+            "それより",
+            "ありがとう",
+            "以上",
+            "商品",
+            "したい",
+            "大阪",
+        )
+        if w in raw
+    ] == [
+        w
+        for w in (
+            "商品",
+            "たくさん",
+            "お客様",
+            "配達員",
+            "ヤマト",
+            "赤ちゃん",
+            "様子",
+            "それより",
+            "ありがとう",
+            "以上",
+            "商品",
+            "したい",
+            "大阪",
+        )
+        if w in kept
     ]
 
 
@@ -89,10 +123,17 @@ def test_no_corpus_name_reaches_the_model_input(corpus):
     frame = corpus[corpus["pii"].fillna("").str.len() > 0]
     texts = model.inquiry_texts(frame)
     names = [
-        [part for value in pii.split("|") if not any(c.isdigit() or c == "@" for c in value) for part in value.split()]
+        [
+            part
+            for value in pii.split("|")
+            if not any(c.isdigit() or c == "@" for c in value)
+            for part in value.split()
+        ]
         for pii in frame["pii"]
     ]
-    left = [(part, str(t)) for t, parts in zip(texts, names) for part in parts if part in t or part in t.tokens]
+    left = [
+        (part, str(t)) for t, parts in zip(texts, names) for part in parts if part in t or part in t.tokens
+    ]
     total = sum(map(len, names))
     assert total > 300 and len(left) <= total // 100, left[:10]
 
@@ -109,12 +150,20 @@ def test_windows_before_the_needles_mask_as_the_whole_patterns_would(corpus, rob
     import re
 
     introduced = re.compile(text._INTRODUCED.pattern + "|" + text._SIGNED_OFF.pattern)
-    texts = [preprocess(f"{s} {b}") for frame in (corpus, robustness) for s, b in zip(frame["subject"], frame["body"])]
+    texts = [
+        preprocess(f"{s} {b}")
+        for frame in (corpus, robustness)
+        for s, b in zip(frame["subject"], frame["body"])
+    ]
     for raw in texts:
-        windowed = text._sub_before_needles(text._INTRODUCED, text._INTRODUCED_NEEDLE, text._INTRODUCED_REACH, raw, text._prefixed_name)
+        windowed = text._sub_before_needles(
+            text._INTRODUCED, text._INTRODUCED_NEEDLE, text._INTRODUCED_REACH, raw, text._prefixed_name
+        )
         ending = text._SIGNED_OFF.search(windowed, max(0, len(windowed) - text._SIGNED_OFF_REACH))
         if ending is not None:
             windowed = windowed[: ending.start()] + text._prefixed_name(ending) + windowed[ending.end() :]
         assert windowed == introduced.sub(text._prefixed_name, raw)
-        honorific = text._sub_before_needles(text._HONORIFIC, text._HONORIFICS, text._HONORIFIC_REACH, raw, text._honorific)
+        honorific = text._sub_before_needles(
+            text._HONORIFIC, text._HONORIFICS, text._HONORIFIC_REACH, raw, text._honorific
+        )
         assert honorific == text._HONORIFIC.sub(text._honorific, raw)

@@ -43,7 +43,10 @@ def repo(tmp_path_factory, small_params, corpus, test_split, robustness):
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "DVC_NO_ANALYTICS": "1",
         "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
-        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.jp", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.jp",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.jp",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.jp",
     }
     for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
         done = sh(*command, cwd=folder, env=env)
@@ -62,8 +65,14 @@ def test_repro_runs_every_stage_in_a_fresh_repository(repo):
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     for stage in ("validate", "train", "evaluate", "register", "score_sample", "drift"):
         assert f"Running stage '{stage}'" in first.stdout
-    for output in ("models/model.skops", "models/reference.json", "reports/metrics.json", "reports/evaluation.md",
-                   "reports/sample_queue.csv", "reports/drift/year_end.json"):
+    for output in (
+        "models/model.skops",
+        "models/reference.json",
+        "reports/metrics.json",
+        "reports/evaluation.md",
+        "reports/sample_queue.csv",
+        "reports/drift/year_end.json",
+    ):
         assert (folder / output).is_file(), output
 
 
@@ -72,13 +81,21 @@ def test_second_repro_only_registers_again_and_keeps_the_version(repo):
     versions = registered_versions(folder, env)
     again = sh("dvc", "repro", cwd=folder, env=env)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert [line for line in again.stdout.splitlines() if line.startswith("Running stage")] == ["Running stage 'register':"]
+    assert [line for line in again.stdout.splitlines() if line.startswith("Running stage")] == [
+        "Running stage 'register':"
+    ]
     assert registered_versions(folder, env) == versions == ["1"]
 
 
 def registered_versions(folder: Path, env: dict[str, str]) -> list[str]:
-    listing = sh(sys.executable, "-c", "import mlflow; print(*sorted(v.version for v in "
-                 "mlflow.MlflowClient().search_model_versions(\"name = 'inquiry-triage'\")))", cwd=folder, env=env)
+    listing = sh(
+        sys.executable,
+        "-c",
+        "import mlflow; print(*sorted(v.version for v in "
+        "mlflow.MlflowClient().search_model_versions(\"name = 'inquiry-triage'\")))",
+        cwd=folder,
+        env=env,
+    )
     assert listing.returncode == 0, listing.stderr[-2000:]
     return listing.stdout.split()
 
@@ -109,7 +126,17 @@ def test_push_to_the_project_remote_and_pull_into_a_clone_instead_of_training(re
     clone = tmp_path / "pulled"
     assert sh("git", "clone", "-q", str(folder), str(clone), cwd=tmp_path, env=env).returncode == 0
     # A team's clone points the remote at the shared folder, outside git (.dvc/config.local).
-    remote = sh("dvc", "remote", "modify", "--local", "storage", "url", str(folder / ".dvc-storage"), cwd=clone, env=env)
+    remote = sh(
+        "dvc",
+        "remote",
+        "modify",
+        "--local",
+        "storage",
+        "url",
+        str(folder / ".dvc-storage"),
+        cwd=clone,
+        env=env,
+    )
     assert remote.returncode == 0, remote.stderr
     pulled = sh("dvc", "pull", cwd=clone, env=env)
     assert pulled.returncode == 0, pulled.stderr[-2000:]
@@ -145,12 +172,27 @@ def test_no_personal_data_in_any_artifact_of_the_pipeline_or_a_scored_batch(repo
     folder, env, _ = repo
     scored = folder / "scored" / "test.csv"
     scored.parent.mkdir()
-    run = sh("classifier", "score", "data/test.csv", "-o", str(scored), "--model", "models", "--drift-columns", "--show", "0",
-             cwd=folder, env=env)
+    run = sh(
+        "classifier",
+        "score",
+        "data/test.csv",
+        "-o",
+        str(scored),
+        "--model",
+        "models",
+        "--drift-columns",
+        "--show",
+        "0",
+        cwd=folder,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     drift = sh("classifier", "drift", "--current", str(scored), "--reference", "models", cwd=folder, env=env)
     assert drift.returncode in (0, 1), drift.stderr[-2000:]
-    frames = [pd.read_csv(folder / "data" / f"{name}.csv", dtype=str, keep_default_na=False) for name in ("inquiries", "test", "robustness")]
+    frames = [
+        pd.read_csv(folder / "data" / f"{name}.csv", dtype=str, keep_default_na=False)
+        for name in ("inquiries", "test", "robustness")
+    ]
     values = personal_values(frames)
     assert len(values) > 200
     found = leaks(values, [folder / "models", folder / "reports", folder / "mlruns", folder / "scored"])

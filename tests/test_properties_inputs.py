@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 from classifier.io.inputs import InputError, materialize, read_chunks
 from classifier.io.mail import RawMail, parse_raw
 
-BUDGET = settings(max_examples=1000, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+BUDGET = settings(
+    max_examples=1000,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 @BUDGET
@@ -31,7 +36,7 @@ def test_arbitrary_bytes_as_a_mail_give_one_record_and_never_raise(data):
 MAIL_BYTES = st.sampled_from(
     [
         b"Message-ID: <m@x>\r\nSubject: =?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=\r\n\r\n\xe8\xbf\x94\xe5\x93\x81\r\n",
-        b"From x Fri Nov 20 09:30:00 2026\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\n\n--b--\n",
+        b'From x Fri Nov 20 09:30:00 2026\nContent-Type: multipart/mixed; boundary="b"\n\n--b\n\n--b--\n',
         b"Content-Transfer-Encoding: base64\n\n!!!not base64",
     ]
 )
@@ -72,7 +77,9 @@ def multipart(children):
     return parent
 
 
-MIME_TREES = st.recursive(leaves(), lambda inner: st.lists(inner, min_size=0, max_size=4).map(multipart), max_leaves=12)
+MIME_TREES = st.recursive(
+    leaves(), lambda inner: st.lists(inner, min_size=0, max_size=4).map(multipart), max_leaves=12
+)
 
 
 @BUDGET
@@ -80,7 +87,9 @@ MIME_TREES = st.recursive(leaves(), lambda inner: st.lists(inner, min_size=0, ma
 def test_arbitrary_mime_trees_give_one_record_each(tree, subject, with_id):
     if with_id:
         tree["Message-ID"] = "<tree@x>"
-    tree["Subject"] = subject.replace("\r", " ").replace("\n", " ").encode("utf-8").decode("ascii", "surrogateescape")
+    tree["Subject"] = (
+        subject.replace("\r", " ").replace("\n", " ").encode("utf-8").decode("ascii", "surrogateescape")
+    )
     record = parse_raw(RawMail(tree.as_bytes(), "tree.eml"))
     assert record.id == ("tree@x" if with_id else "tree.eml")
     assert record.attachments >= 0 and isinstance(record.body, str)
@@ -89,7 +98,11 @@ def test_arbitrary_mime_trees_give_one_record_each(tree, subject, with_id):
 
 
 # Values as exports hold them: separators, quotes, line breaks, a BOM inside a value, NUL, CR.
-CELL = st.text(alphabet=st.sampled_from(list(',"\n\r\t\x00\ufeff =+-@') + list("返品の件ですabc")) | st.characters(blacklist_categories=("Cs",)), max_size=40)
+CELL = st.text(
+    alphabet=st.sampled_from(list(',"\n\r\t\x00\ufeff =+-@') + list("返品の件ですabc"))
+    | st.characters(blacklist_categories=("Cs",)),
+    max_size=40,
+)
 ROWS = st.lists(st.tuples(CELL, CELL), min_size=1, max_size=12)
 
 
@@ -119,12 +132,23 @@ def test_any_csv_rows_read_back_as_one_record_each(tmp_path_factory, rows, bom, 
     assert list(frame.index) == list(range(len(rows)))
     assert list(frame["id"]) == [f"inbox.csv:row{n}" for n in range(1, len(rows) + 1)]
     assert (frame["input_error"] == "").all()
-    assert list(zip(frame["subject"], frame["body"])) == rows  # line breaks, quotes and BOMs inside values kept
+    assert (
+        list(zip(frame["subject"], frame["body"])) == rows
+    )  # line breaks, quotes and BOMs inside values kept
 
 
 @BUDGET
-@given(st.lists(st.dictionaries(st.sampled_from(["id", "subject", "body", "extra"]), CELL | st.integers() | st.none()), min_size=1, max_size=12),
-       st.booleans(), st.integers(min_value=1, max_value=5))
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["id", "subject", "body", "extra"]), CELL | st.integers() | st.none()
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.booleans(),
+    st.integers(min_value=1, max_value=5),
+)
 def test_any_jsonl_records_read_back_as_one_record_each(tmp_path_factory, records, bom, size):
     records = [{**record, "body": record.get("body") or "本文"} for record in records]
     path = tmp_path_factory.mktemp("jsonl") / "inbox.jsonl"

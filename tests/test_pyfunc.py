@@ -37,11 +37,19 @@ def test_the_champion_is_a_pyfunc_logged_as_code_with_pinned_requirements(regist
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=CHAMPION, dst_path=str(tmp_path)))
     mlmodel = mlflow.models.Model.load(local / "MLmodel")
     assert set(mlmodel.flavors) == {"python_function"}
-    assert mlmodel.flavors["python_function"].get("model_code_path"), "logged as code, so nothing is unpickled"
+    assert mlmodel.flavors["python_function"].get("model_code_path"), (
+        "logged as code, so nothing is unpickled"
+    )
     assert not list(local.rglob("*.pkl"))
     requirements = (local / "requirements.txt").read_text().split()
     assert requirements and all("==" in line for line in requirements)
-    assert {line.split("==")[0] for line in requirements} >= {"scikit-learn", "fugashi", "unidic-lite", "skops", "mlflow"}
+    assert {line.split("==")[0] for line in requirements} >= {
+        "scikit-learn",
+        "fugashi",
+        "unidic-lite",
+        "skops",
+        "mlflow",
+    }
     assert [c["name"] for c in json.loads(mlmodel.signature.to_dict()["outputs"])] == list(OUTPUT_COLUMNS)
     example = json.loads((local / "serving_input_example.json").read_text())
     # The example is the written-for-the-purpose, masked one: no text of the corpus.
@@ -53,7 +61,9 @@ def test_pyfunc_answers_as_the_cli_on_the_sample_inbox(pyfunc, registry, tmp_pat
     expected = cli_score(ROOT / "data" / "new", tmp_path / "cli.parquet", CHAMPION)
     answered = pyfunc.predict(inbox_rows(ROOT / "data" / "new"))
     assert_same_answers(expected, answered)
-    assert answered["follow_up_of"].ne("").sum() > 0  # the sample inbox has follow-ups, linked within the call
+    assert (
+        answered["follow_up_of"].ne("").sum() > 0
+    )  # the sample inbox has follow-ups, linked within the call
     assert answered["model_version"].str.fullmatch(r"pyfunc#sha256:[0-9a-f]{12}").all()
     sha = registry["metadata"]["model_sha256"][:12]
     assert answered["model_version"].iloc[0].endswith(sha)
@@ -68,16 +78,24 @@ def test_pyfunc_answers_as_the_cli_on_10k_volume_records(pyfunc, registry, tmp_p
 
 def test_bad_rows_get_errors_and_the_call_never_raises(pyfunc):
     rows = pd.DataFrame(
-        {"id": ["ok", "empty", "nobody", "badtime"], "received_at": ["2026-11-17T10:00:00+09:00", "", "", "昨日"],
-         "channel": ["form", "form", "fax", "form"], "subject": ["", "", "", ""],
-         "body": ["注文した商品が届きません。至急確認してください。", "   ", None, "返品したいです。"]}
+        {
+            "id": ["ok", "empty", "nobody", "badtime"],
+            "received_at": ["2026-11-17T10:00:00+09:00", "", "", "昨日"],
+            "channel": ["form", "form", "fax", "form"],
+            "subject": ["", "", "", ""],
+            "body": ["注文した商品が届きません。至急確認してください。", "   ", None, "返品したいです。"],
+        }
     )
     answered = pyfunc.predict(rows)
     assert answered["id"].tolist() == ["ok", "empty", "nobody", "badtime"]
     assert answered.loc[0, "error"] == "" and answered.loc[0, "topic"]
     assert "body" in answered.loc[1, "error"] and answered.loc[1, "topic"] == ""
     assert "row 3" in answered.loc[2, "error"] and "channel" in answered.loc[2, "error"]
-    assert "received_at" in answered.loc[3, "error"] and answered.loc[3, "received_at"] == "" and answered.loc[3, "topic"]
+    assert (
+        "received_at" in answered.loc[3, "error"]
+        and answered.loc[3, "received_at"] == ""
+        and answered.loc[3, "topic"]
+    )
 
 
 def test_a_request_without_a_body_column_is_an_error_on_every_row(pyfunc):

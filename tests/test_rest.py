@@ -48,7 +48,9 @@ def answers(body: dict) -> pd.DataFrame:
 
 def start(command: list[str], env: dict, port: int, log: Path) -> subprocess.Popen:
     """A server process, once it answers its health check (it dies with a test failure otherwise)."""
-    process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=log.parent)
+    process = subprocess.Popen(
+        command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=log.parent
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -64,8 +66,12 @@ def start(command: list[str], env: dict, port: int, log: Path) -> subprocess.Pop
 
 @pytest.fixture(scope="module")
 def env(tracked_run):
-    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tracked_run['folder'] / 'mlflow.db'}",
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
+    return {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tracked_run['folder'] / 'mlflow.db'}",
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "OMP_NUM_THREADS": "1",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +86,10 @@ def expected(env, tmp_path_factory):
         patch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
         result = {
             "inbox": (inbox, cli_score(ROOT / "data" / "new", folder / "inbox.parquet", CHAMPION)),
-            "volume": (volume, cli_score(folder / "volume.parquet", folder / "volume_scored.parquet", CHAMPION)),
+            "volume": (
+                volume,
+                cli_score(folder / "volume.parquet", folder / "volume_scored.parquet", CHAMPION),
+            ),
         }
     mlflow.set_tracking_uri(previous)
     return result
@@ -91,10 +100,32 @@ def server(request, env, tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp(f"server_{request.param}") / "server.log"
     if request.param == "mlflow":
-        command = [str(BIN / "mlflow"), "models", "serve", "-m", CHAMPION, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+        command = [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            CHAMPION,
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ]
     else:
-        command = [str(BIN / "classifier"), "serve", "--model", CHAMPION, "--host", "127.0.0.1", "--port", str(port),
-                   "--params", str(ROOT / "params.yaml")]
+        command = [
+            str(BIN / "classifier"),
+            "serve",
+            "--model",
+            CHAMPION,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--params",
+            str(ROOT / "params.yaml"),
+        ]
     process = start(command, env, port, log)
     yield {"url": f"http://127.0.0.1:{port}", "kind": request.param, "log": log}
     process.terminate()
@@ -102,7 +133,11 @@ def server(request, env, tmp_path_factory):
 
 
 def test_the_serving_input_example_is_answered(server, env, tmp_path):
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=CHAMPION, dst_path=str(tmp_path), tracking_uri=env["MLFLOW_TRACKING_URI"]))
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=CHAMPION, dst_path=str(tmp_path), tracking_uri=env["MLFLOW_TRACKING_URI"]
+        )
+    )
     example = json.loads((local / "serving_input_example.json").read_text())
     status, body = request(f"{server['url']}/invocations", example)
     assert status == 200, body
@@ -120,7 +155,10 @@ def test_rest_answers_as_the_cli(server, expected, batch):
 
 
 def test_bad_requests_are_answered_not_crashed(server):
-    status, body = request(f"{server['url']}/invocations", {"dataframe_split": {"columns": ["id", "body"], "data": [["a", ""], ["b", None]]}})
+    status, body = request(
+        f"{server['url']}/invocations",
+        {"dataframe_split": {"columns": ["id", "body"], "data": [["a", ""], ["b", None]]}},
+    )
     assert status == 200
     assert all("body" in row["error"] for row in body["predictions"])
     status, _ = request(f"{server['url']}/invocations", {"rows": []})

@@ -71,16 +71,33 @@ def test_other_mail_is_no_safety_risk(text):
 
 
 def test_rules_only_raise_and_name_what_fired():
-    texts = ["先週問い合わせましたが返信がありません", "使い方を教えて", "荷物がまだです", "クーポンが使えません", "使い方を教えて", "色が違う",
-             "使ったら煙が出ました"]
+    texts = [
+        "先週問い合わせましたが返信がありません",
+        "使い方を教えて",
+        "荷物がまだです",
+        "クーポンが使えません",
+        "使い方を教えて",
+        "色が違う",
+        "使ったら煙が出ました",
+    ]
     deadlines = ["", "DUENEAR", "DUENEAR", "DUENEAR", "", "", ""]
-    topic = np.array(["usage", "usage", "non_delivery", "campaign", "usage", "wrong_item", "usage"], dtype=object)
+    topic = np.array(
+        ["usage", "usage", "non_delivery", "campaign", "usage", "wrong_item", "usage"], dtype=object
+    )
     urgency = np.array(["low", "low", "medium", "medium", "high", "low", "low"], dtype=object)
     raised, fired = rules.apply(texts, deadlines, topic, urgency)
     # rule 2; rule 3 low → medium; L1 late parcel → high; rule 5: another medium situation is not
     # stepped; never lowered; a wrong item is always red; a harm that happened is red
     assert raised.tolist() == ["high", "medium", "high", "medium", "high", "high", "high"]
-    assert fired.tolist() == ["repeated_contact", "near_deadline", "near_deadline", "", "", "wrong_item", "safety"]
+    assert fired.tolist() == [
+        "repeated_contact",
+        "near_deadline",
+        "near_deadline",
+        "",
+        "",
+        "wrong_item",
+        "safety",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +108,14 @@ def base():
             "received_at": ["2026-12-20T10:00:00+09:00"] * 6,
             "channel": ["form"] * 6,
             "subject": [""] * 6,
-            "body": ["加湿器の掃除方法を教えてください。", "まだ届きません。", "割れていました。交換してください。",
-                     "クーポンが使えず購入できません。", "サイズが合わないので返品したいです。", "ポイントの期限は？"],
+            "body": [
+                "加湿器の掃除方法を教えてください。",
+                "まだ届きません。",
+                "割れていました。交換してください。",
+                "クーポンが使えず購入できません。",
+                "サイズが合わないので返品したいです。",
+                "ポイントの期限は？",
+            ],
             "topic": ["usage", "non_delivery", "return", "campaign", "return", "campaign"],
             "urgency": ["low", "medium", "high", "medium", "low", "low"],
             "source": ["hand:w01"] * 6,
@@ -106,12 +129,17 @@ def test_augmented_copies_keep_their_labels_and_writer(base):
     assert list(copies.columns) == list(base.columns)
     kind = copies["id"].str.split("~").str[1]
     original = base.set_index("id").loc[copies["id"].str.split("~").str[0]]
-    assert (original[["topic", "urgency", "source"]].to_numpy() == copies[["topic", "urgency", "source"]].to_numpy()).all()
+    assert (
+        original[["topic", "urgency", "source"]].to_numpy()
+        == copies[["topic", "urgency", "source"]].to_numpy()
+    ).all()
     assert (copies["body"].str.len().to_numpy() > original["body"].str.len().to_numpy()).all()
     assert set(kind) == set(augment.KINDS)
     # "no damage" never lands on a damaged item; the rule 5 and 6 sentences only on their situation
     assert not (kind.eq("negation") & copies["topic"].eq("return") & copies["urgency"].eq("high")).any()
-    assert set(map(tuple, copies.loc[kind.eq("coupon_today").to_numpy(), ["topic", "urgency"]].to_numpy())) == {("campaign", "medium")}
+    assert set(
+        map(tuple, copies.loc[kind.eq("coupon_today").to_numpy(), ["topic", "urgency"]].to_numpy())
+    ) == {("campaign", "medium")}
     # far deadlines stay far for the rules: none of them reads as near
     _, deadlines = texts_and_deadlines(copies[kind.eq("deadline_far").to_numpy()])
     assert len(deadlines) >= 3 and "DUENEAR" not in deadlines
@@ -119,13 +147,22 @@ def test_augmented_copies_keep_their_labels_and_writer(base):
 
 def test_augmentation_is_reproducible(base):
     shares = {"tone": 0.5, "negation": 0.5}
-    pd.testing.assert_frame_equal(augment.augmented_copies(base, shares, 7), augment.augmented_copies(base, shares, 7))
+    pd.testing.assert_frame_equal(
+        augment.augmented_copies(base, shares, 7), augment.augmented_copies(base, shares, 7)
+    )
 
 
 def test_the_suite_tests_the_rules_with_words_the_training_copies_never_use():
     trained = {*augment.TONE, *augment.NEGATION, *augment.ANSWERED_LATE, *augment.COUPON_TODAY}
     trained |= {p for phrases in augment.NEED.values() for p in phrases}
-    tested = {*behaviour.ANGRY, *behaviour.POLITE, *behaviour.NO_DAMAGE, *behaviour.REPEATED, *behaviour.ANSWERED_LATE, *behaviour.COUPON_TODAY}
+    tested = {
+        *behaviour.ANGRY,
+        *behaviour.POLITE,
+        *behaviour.NO_DAMAGE,
+        *behaviour.REPEATED,
+        *behaviour.ANSWERED_LATE,
+        *behaviour.COUPON_TODAY,
+    }
     tested |= {p for phrases in behaviour.NEED.values() for p in phrases}
     assert not trained & tested
 
@@ -134,9 +171,19 @@ def test_the_suite_builds_every_test_from_labeled_mail(base):
     predicted = base[["topic", "urgency"]]  # as if the model were right on every base mail
     cases = behaviour.build_suite(base, predicted, per_test=10, seed=0)
     tests = {case.test for case in cases}
-    assert {"tone_invariance", "identity_invariance", "repeated_contact", "deadline_step", "deadline_far", "borderline"} <= tests
+    assert {
+        "tone_invariance",
+        "identity_invariance",
+        "repeated_contact",
+        "deadline_step",
+        "deadline_far",
+        "borderline",
+    } <= tests
     steps = [c for c in cases if c.test == "deadline_step"]
     assert {(base.topic[c.base], base.urgency[c.base], c.urgency) for c in steps} <= {
-        ("usage", "low", "medium"), ("non_delivery", "medium", "high"), ("return", "low", "medium"), ("campaign", "low", "medium")
+        ("usage", "low", "medium"),
+        ("non_delivery", "medium", "high"),
+        ("return", "low", "medium"),
+        ("campaign", "low", "medium"),
     }
     assert all(len(c.body) > len(base.body[c.base]) for c in cases if c.base is not None)

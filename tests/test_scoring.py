@@ -33,14 +33,35 @@ def score_path(scorer, params, path, output, fmt=None, size=5000):
 def test_same_inquiry_as_csv_row_and_as_iso2022jp_mail_gets_the_same_prediction(scorer, params, tmp_path):
     when = datetime(2026, 11, 18, 10, 0, tzinfo=JST)
     csv_path = tmp_path / "one.csv"
-    pd.DataFrame([{"id": "a@x", "received_at": when.isoformat(), "channel": "email", "subject": "商品違い", "body": WRONG}]).to_csv(csv_path, index=False)
+    pd.DataFrame(
+        [
+            {
+                "id": "a@x",
+                "received_at": when.isoformat(),
+                "channel": "email",
+                "subject": "商品違い",
+                "body": WRONG,
+            }
+        ]
+    ).to_csv(csv_path, index=False)
     mails = tmp_path / "mails"
     mails.mkdir()
     signed = WRONG + "\n\n-- \n山田 花子\nTEL 090-1234-5678"
-    (mails / "a.eml").write_bytes(build_mail(subject="商品違い", body=signed, charset="iso-2022-jp", message_id="a@x", date=when))
+    (mails / "a.eml").write_bytes(
+        build_mail(subject="商品違い", body=signed, charset="iso-2022-jp", message_id="a@x", date=when)
+    )
     score_path(scorer, params, csv_path, tmp_path / "from_csv.csv")
     score_path(scorer, params, mails, tmp_path / "from_mail.csv")
-    columns = ["id", "received_at", "topic", "topic_confidence", "urgency", "urgency_confidence", "explanation", "due_by"]
+    columns = [
+        "id",
+        "received_at",
+        "topic",
+        "topic_confidence",
+        "urgency",
+        "urgency_confidence",
+        "explanation",
+        "due_by",
+    ]
     from_csv = pd.read_csv(tmp_path / "from_csv.csv")[columns]
     from_mail = pd.read_csv(tmp_path / "from_mail.csv")[columns]
     pd.testing.assert_frame_equal(from_csv, from_mail)
@@ -77,9 +98,19 @@ def test_broken_records_each_yield_one_output_row_with_the_error(scorer, params,
 def test_broken_mail_and_broken_jsonl_lines_are_kept(scorer, params, tmp_path):
     mails = tmp_path / "mails"
     mails.mkdir()
-    good = build_mail(subject="件名", body=LATE, charset="shift_jis", message_id="g@x", date=datetime(2026, 11, 18, 9, tzinfo=JST))
+    good = build_mail(
+        subject="件名",
+        body=LATE,
+        charset="shift_jis",
+        message_id="g@x",
+        date=datetime(2026, 11, 18, 9, tzinfo=JST),
+    )
     (mails / "good.eml").write_bytes(good)
-    (mails / "bad.eml").write_bytes(build_mail(subject="件名", body="本文", charset="utf-8-base64", message_id="b@x").replace(b"charset=UTF-8", b"charset=x-unknown"))
+    (mails / "bad.eml").write_bytes(
+        build_mail(subject="件名", body="本文", charset="utf-8-base64", message_id="b@x").replace(
+            b"charset=UTF-8", b"charset=x-unknown"
+        )
+    )
     (mails / "empty.eml").write_bytes(b"")
     score_path(scorer, params, mails, tmp_path / "out.jsonl")
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -87,9 +118,16 @@ def test_broken_mail_and_broken_jsonl_lines_are_kept(scorer, params, tmp_path):
     assert len(rows) == 3
     assert by_id["g@x"]["topic"] == "non_delivery"
     assert "body: undecodable as x-unknown" in by_id["b@x"]["error"]
-    assert "no text part" in by_id[str(mails / "empty.eml")]["error"] or "no Message-ID" in by_id[str(mails / "empty.eml")]["error"]
+    assert (
+        "no text part" in by_id[str(mails / "empty.eml")]["error"]
+        or "no Message-ID" in by_id[str(mails / "empty.eml")]["error"]
+    )
     lines = tmp_path / "in.jsonl"
-    lines.write_text(json.dumps({"id": "j1", "received_at": "2026-11-18T10:00:00+09:00", "body": LATE}, ensure_ascii=False) + "\n{broken\n", encoding="utf-8")
+    lines.write_text(
+        json.dumps({"id": "j1", "received_at": "2026-11-18T10:00:00+09:00", "body": LATE}, ensure_ascii=False)
+        + "\n{broken\n",
+        encoding="utf-8",
+    )
     score_path(scorer, params, lines, tmp_path / "out.parquet")
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert list(out["id"]) == ["j1", "in.jsonl:line2"]
@@ -125,8 +163,23 @@ def test_thread_replies_and_same_order_follow_ups_are_raised_to_high(scorer, par
     first = "先日注文したマグカップ（注文番号 KM-2026-004236）がまだ届きません。追跡も動いていません。"
     again = "16日にお送りしたメールにお返事がありません。荷物はどうなっていますか。"
     (mails / "1.eml").write_bytes(build_mail(subject="配送について", body=first, message_id="t1@x", date=day))
-    (mails / "2.eml").write_bytes(build_mail(subject="Re: 配送について", body=again, message_id="t2@x", date=day + timedelta(days=2), in_reply_to="t1@x"))
-    (mails / "3.eml").write_bytes(build_mail(subject="領収書", body="注文番号 KM-2026-004236 の領収書を発行してください。", message_id="t3@x", date=day + timedelta(days=1)))
+    (mails / "2.eml").write_bytes(
+        build_mail(
+            subject="Re: 配送について",
+            body=again,
+            message_id="t2@x",
+            date=day + timedelta(days=2),
+            in_reply_to="t1@x",
+        )
+    )
+    (mails / "3.eml").write_bytes(
+        build_mail(
+            subject="領収書",
+            body="注文番号 KM-2026-004236 の領収書を発行してください。",
+            message_id="t3@x",
+            date=day + timedelta(days=1),
+        )
+    )
     summary = score_path(scorer, params, mails, tmp_path / "out.csv")
     out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False).set_index("id")
     assert out.loc["t2@x", "follow_up_of"] == "t1@x" and out.loc["t2@x", "contact_number"] == "2"
@@ -164,14 +217,30 @@ def test_formats_are_detected_and_can_be_overridden(tmp_path):
     ],
 )
 def test_due_by_counts_business_hours(received, hours, expected):
-    assert sla.add_business_hours(datetime.fromisoformat(received), hours, time(9), time(18)).isoformat() == expected
+    assert (
+        sla.add_business_hours(datetime.fromisoformat(received), hours, time(9), time(18)).isoformat()
+        == expected
+    )
 
 
 def test_score_command_on_the_sample_inbox(model_dir, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "classifier", "score", str(ROOT / "data" / "new"), "-o", str(tmp_path / "queue.csv"),
-         "--model", str(model_dir), "--params", str(ROOT / "params.yaml")],
-        capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"},
+        [
+            sys.executable,
+            "-m",
+            "classifier",
+            "score",
+            str(ROOT / "data" / "new"),
+            "-o",
+            str(tmp_path / "queue.csv"),
+            "--model",
+            str(model_dir),
+            "--params",
+            str(ROOT / "params.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     queue = pd.read_csv(tmp_path / "queue.csv", dtype=str, keep_default_na=False)
@@ -188,9 +257,21 @@ def test_tampered_model_is_refused_by_the_command(model_dir, tmp_path):
     with (copy / "model.skops").open("ab") as handle:
         handle.write(b"tampered")
     result = subprocess.run(
-        [sys.executable, "-m", "classifier", "score", str(ROOT / "data" / "new"), "-o", str(tmp_path / "q.csv"), "--model", str(copy),
-         "--params", str(ROOT / "params.yaml")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "classifier",
+            "score",
+            str(ROOT / "data" / "new"),
+            "-o",
+            str(tmp_path / "q.csv"),
+            "--model",
+            str(copy),
+            "--params",
+            str(ROOT / "params.yaml"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert "does not match" in result.stderr
@@ -198,19 +279,36 @@ def test_tampered_model_is_refused_by_the_command(model_dir, tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
-def test_parallel_scoring_gives_the_same_output_in_the_same_order(scorer, params, tmp_path, test_split, suffix):
+def test_parallel_scoring_gives_the_same_output_in_the_same_order(
+    scorer, params, tmp_path, test_split, suffix
+):
     path = tmp_path / "batch.csv"
     test_split.head(60).to_csv(path, index=False)
     summaries = [
-        run_batch(scorer, read_chunks(path, size=7), tmp_path / f"{jobs}{suffix}", params.sla, progress=False, top=5, jobs=jobs)
+        run_batch(
+            scorer,
+            read_chunks(path, size=7),
+            tmp_path / f"{jobs}{suffix}",
+            params.sla,
+            progress=False,
+            top=5,
+            jobs=jobs,
+        )
         for jobs in (1, 2)
     ]
-    read = {".csv": pd.read_csv, ".jsonl": lambda f: pd.read_json(f, lines=True), ".parquet": pd.read_parquet}[suffix]
+    read = {
+        ".csv": pd.read_csv,
+        ".jsonl": lambda f: pd.read_json(f, lines=True),
+        ".parquet": pd.read_parquet,
+    }[suffix]
     one, two = read(tmp_path / f"1{suffix}"), read(tmp_path / f"2{suffix}")
     pd.testing.assert_frame_equal(one, two)
     assert list(one["id"]) == list(test_split.head(60)["id"])
-    assert list(summaries[0]["top"]["id"]) == list(summaries[1]["top"]["id"]) == list(one.sort_values("queue_position")["id"][:5])
-
+    assert (
+        list(summaries[0]["top"]["id"])
+        == list(summaries[1]["top"]["id"])
+        == list(one.sort_values("queue_position")["id"][:5])
+    )
 
 
 def test_spawned_workers_give_the_output_of_forked_ones(scorer, params, tmp_path, test_split):
@@ -219,6 +317,13 @@ def test_spawned_workers_give_the_output_of_forked_ones(scorer, params, tmp_path
     path = tmp_path / "batch.csv"
     test_split.head(30).to_csv(path, index=False)
     for method in ("fork", "spawn"):
-        run_batch(scorer, read_chunks(path, size=7), tmp_path / f"{method}.csv", params.sla, progress=False, jobs=2,
-                  start_method=method)
+        run_batch(
+            scorer,
+            read_chunks(path, size=7),
+            tmp_path / f"{method}.csv",
+            params.sla,
+            progress=False,
+            jobs=2,
+            start_method=method,
+        )
     assert (tmp_path / "fork.csv").read_bytes() == (tmp_path / "spawn.csv").read_bytes()

@@ -15,8 +15,14 @@ from typer.testing import CliRunner
 from classifier.cli import app
 from classifier.model import tracking
 
-pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java (apt-get install default-jre-headless)")
-pyspark = pytest.importorskip("pyspark", reason="the spark extra: pip install -e '.[spark]'") if shutil.which("java") else None
+pytestmark = pytest.mark.skipif(
+    shutil.which("java") is None, reason="Spark needs Java (apt-get install default-jre-headless)"
+)
+pyspark = (
+    pytest.importorskip("pyspark", reason="the spark extra: pip install -e '.[spark]'")
+    if shutil.which("java")
+    else None
+)
 CHAMPION = "models:/inquiry-triage@champion"
 
 
@@ -55,7 +61,9 @@ def test_spark_answers_as_the_cli_on_the_same_rows(spark, rows, tmp_path, params
 
     source = rows / "inquiries.parquet"
     expected = cli_score(source, tmp_path / "cli.parquet", CHAMPION)
-    summary = score_parquet(spark, str(source), str(tmp_path / "spark.parquet"), params.sla, CHAMPION, partitions=4)
+    summary = score_parquet(
+        spark, str(source), str(tmp_path / "spark.parquet"), params.sla, CHAMPION, partitions=4
+    )
     written = sorted(p.name for p in (tmp_path / "spark.parquet").glob("part-*.parquet"))
     assert len(written) >= 2, "partitioned output"
     answered = pd.read_parquet(tmp_path / "spark.parquet")
@@ -73,7 +81,10 @@ def test_spark_score_command_with_a_model_directory(spark, rows, model_dir, tmp_
     output = tmp_path / "out.parquet"
     output.mkdir()
     (output / "stale.parquet").write_bytes(b"old")  # a previous result is replaced as a whole
-    done = CliRunner().invoke(app, ["spark-score", str(source), "-o", str(output), "--master", "local[2]", "--model", str(model_dir)])
+    done = CliRunner().invoke(
+        app,
+        ["spark-score", str(source), "-o", str(output), "--master", "local[2]", "--model", str(model_dir)],
+    )
     assert done.exit_code == 0, done.output
     assert "2056 records" in done.output and not (output / "stale.parquet").exists()
     answered = pd.read_parquet(output)
@@ -83,13 +94,33 @@ def test_spark_score_command_with_a_model_directory(spark, rows, model_dir, tmp_
 
 def test_spark_refuses_input_without_body_and_a_changed_model(spark, model_dir, tmp_path):
     pd.DataFrame({"id": ["a"], "text": ["x"]}).to_parquet(tmp_path / "nobody.parquet")
-    done = CliRunner().invoke(app, ["spark-score", str(tmp_path / "nobody.parquet"), "-o", str(tmp_path / "o.parquet"), "--model", str(model_dir)])
+    done = CliRunner().invoke(
+        app,
+        [
+            "spark-score",
+            str(tmp_path / "nobody.parquet"),
+            "-o",
+            str(tmp_path / "o.parquet"),
+            "--model",
+            str(model_dir),
+        ],
+    )
     assert done.exit_code == 2 and "no 'body' column" in done.output
     changed = tmp_path / "model"
     shutil.copytree(model_dir, changed)
     (changed / "model.skops").write_bytes((changed / "model.skops").read_bytes() + b"\0")
     pd.DataFrame({"body": ["届きません"]}).to_parquet(tmp_path / "one.parquet")
-    done = CliRunner().invoke(app, ["spark-score", str(tmp_path / "one.parquet"), "-o", str(tmp_path / "o.parquet"), "--model", str(changed)])
+    done = CliRunner().invoke(
+        app,
+        [
+            "spark-score",
+            str(tmp_path / "one.parquet"),
+            "-o",
+            str(tmp_path / "o.parquet"),
+            "--model",
+            str(changed),
+        ],
+    )
     assert done.exit_code == 2 and "SHA-256" in done.output
     assert not (tmp_path / "o.parquet").exists() and not list(tmp_path.glob(".spark-scoring-*"))
     assert os.environ.get("SPARK_LOCAL_IP") == "127.0.0.1"

@@ -19,8 +19,23 @@ def test_cli_scores_the_other_records_of_a_jsonl_with_a_lone_surrogate(model_dir
     source = tmp_path / "inbox.jsonl"
     source.write_text(LINES, encoding="utf-8")
     output = tmp_path / "queue.jsonl"
-    done = CliRunner().invoke(app, ["score", str(source), "-o", str(output), "--model", str(model_dir), "--show", "0",
-                                    "--params", str(ROOT / "params.yaml"), "--jobs", "1"])
+    done = CliRunner().invoke(
+        app,
+        [
+            "score",
+            str(source),
+            "-o",
+            str(output),
+            "--model",
+            str(model_dir),
+            "--show",
+            "0",
+            "--params",
+            str(ROOT / "params.yaml"),
+            "--jobs",
+            "1",
+        ],
+    )
     assert done.exit_code == 0, done.output
     scored = pd.read_json(output, lines=True, dtype=False)
     assert scored["id"].tolist() == ["inbox.jsonl:line1", "inbox.jsonl:line2", "c"]
@@ -34,8 +49,13 @@ def test_cli_scores_the_other_records_of_a_jsonl_with_a_lone_surrogate(model_dir
 def test_a_request_row_with_a_lone_surrogate_is_an_error_row(model_dir, params):
     scorer = Scorer.load(model_dir)
     # object columns, as the JSON server builds them: pandas' Arrow strings refuse a surrogate outright
-    request = pd.DataFrame({"id": ["a", "b"], "body": ["\ud800 届きません", "注文した商品が届きません"]}, dtype=object)
+    request = pd.DataFrame(
+        {"id": ["a", "b"], "body": ["\ud800 届きません", "注文した商品が届きません"]}, dtype=object
+    )
     answered = score_request(scorer, request, params.sla)
-    assert answered.loc[0, "error"].startswith("row 1, field 'body': not valid Unicode") and answered.loc[0, "topic"] == ""
+    assert (
+        answered.loc[0, "error"].startswith("row 1, field 'body': not valid Unicode")
+        and answered.loc[0, "topic"] == ""
+    )
     assert answered.loc[1, "topic"] and "not valid Unicode" not in answered.loc[1, "error"]
     assert not any(isinstance(value, str) and "\ud800" in value for value in answered.to_numpy().ravel())

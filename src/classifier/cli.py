@@ -53,11 +53,19 @@ def _version(value: bool) -> None:
 def main_options(
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More log output (-vv: debug)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors."),
-    _: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    _: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """Triage Japanese shop inquiries by topic and urgency."""
-    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    level = (
+        logging.ERROR
+        if quiet
+        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    )
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True
+    )
     console.quiet = quiet
 
 
@@ -87,7 +95,9 @@ def _model_folder(model: str | None) -> str:
 
 @app.command()
 def train(
-    data_path: Path = typer.Option(None, "--data", help="Labeled inquiries (CSV, JSONL, Parquet); default: params.yaml data.train."),
+    data_path: Path = typer.Option(
+        None, "--data", help="Labeled inquiries (CSV, JSONL, Parquet); default: params.yaml data.train."
+    ),
     out: Path = typer.Option(None, "--out", help="Model directory to write; default: the project's models/."),
     params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
 ) -> None:
@@ -105,23 +115,41 @@ def train(
         metadata = train_stage.main(config, data, out or config.root / "models")
     except (contract.InquiryDataError, OSError) as error:
         _fail(error)
-    console.print(f"model written to {out or config.root / 'models'}; cross-validated metrics: {metadata['cv_metrics']}")
+    console.print(
+        f"model written to {out or config.root / 'models'}; cross-validated metrics: {metadata['cv_metrics']}"
+    )
 
 
 @app.command()
 def score(
-    input_path: Path = typer.Argument(..., help="New mail: a folder of .eml, an mbox, a Maildir, or CSV/JSONL/Parquet."),
-    output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored queue (.csv, .jsonl, .parquet)."),
+    input_path: Path = typer.Argument(
+        ..., help="New mail: a folder of .eml, an mbox, a Maildir, or CSV/JSONL/Parquet."
+    ),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Where to write the scored queue (.csv, .jsonl, .parquet)."
+    ),
     model_source: str = typer.Option(
-        None, "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/."
+        None,
+        "--model",
+        help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/.",
     ),
     fmt: InputFormat = typer.Option(None, "--format", help="Input format, when the path does not tell."),
-    chunk_size: int = typer.Option(None, min=1, help="Records per chunk (default: params.yaml scoring.chunk_size)."),
-    encoding: str = typer.Option("auto", "--encoding", help="Text encoding of CSV/JSONL input; auto: UTF-8 (BOM or not), else CP932 (Shift_JIS)."),
-    recursive: bool = typer.Option(False, "--recursive", help="Also read .eml files in subfolders of a mail folder."),
+    chunk_size: int = typer.Option(
+        None, min=1, help="Records per chunk (default: params.yaml scoring.chunk_size)."
+    ),
+    encoding: str = typer.Option(
+        "auto",
+        "--encoding",
+        help="Text encoding of CSV/JSONL input; auto: UTF-8 (BOM or not), else CP932 (Shift_JIS).",
+    ),
+    recursive: bool = typer.Option(
+        False, "--recursive", help="Also read .eml files in subfolders of a mail folder."
+    ),
     params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
     show: int = typer.Option(20, help="How many queue rows to print."),
-    drift_columns: bool = typer.Option(False, "--drift-columns", help="Also write the model's tokens, for `classifier drift`."),
+    drift_columns: bool = typer.Option(
+        False, "--drift-columns", help="Also write the model's tokens, for `classifier drift`."
+    ),
     jobs: int = typer.Option(0, "--jobs", min=0, help="Worker processes (0: one per core)."),
     csv_escape: bool = typer.Option(
         True,
@@ -146,12 +174,20 @@ def score(
         chunks = read_chunks(input_path, fmt.value if fmt else None, size, encoding, recursive, config.limits)
         scorer = Scorer.load(_model_folder(model_source), drift_columns, config.limits, config.scoring)
         summary = run_batch(
-            scorer, chunks, output, config.sla, top=show, jobs=jobs or os.cpu_count() or 1, csv_escape=csv_escape
+            scorer,
+            chunks,
+            output,
+            config.sla,
+            top=show,
+            jobs=jobs or os.cpu_count() or 1,
+            csv_escape=csv_escape,
         )
     except (ModelFileError, InputError, contract.InquiryDataError, OSError, ValueError) as error:
         _fail(error)
     except KeyboardInterrupt:
-        errors.print(f"[red]interrupted:[/red] {escape(str(output))} not written (left as it was)", soft_wrap=True)
+        errors.print(
+            f"[red]interrupted:[/red] {escape(str(output))} not written (left as it was)", soft_wrap=True
+        )
         raise typer.Exit(128 + _interrupted[-1] if _interrupted else 130) from None
     if show:
         print_queue(summary["top"].to_dict("records"), show)
@@ -166,13 +202,21 @@ def score(
 @app.command("spark-score")
 def spark_score(
     input_path: str = typer.Argument(..., help="Parquet file or folder (a data lake path Spark can read)."),
-    output: str = typer.Option(..., "-o", "--output", help="Parquet folder to write (part files, input order)."),
-    master: str = typer.Option(None, "--master", help="Spark master, e.g. local[2]; default: spark-submit's or local[*]."),
+    output: str = typer.Option(
+        ..., "-o", "--output", help="Parquet folder to write (part files, input order)."
+    ),
+    master: str = typer.Option(
+        None, "--master", help="Spark master, e.g. local[2]; default: spark-submit's or local[*]."
+    ),
     model_source: str = typer.Option(
-        None, "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/."
+        None,
+        "--model",
+        help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/.",
     ),
     params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
-    partitions: int = typer.Option(0, "--partitions", min=0, help="Scoring tasks (0: cores, or one per 50,000 rows)."),
+    partitions: int = typer.Option(
+        0, "--partitions", min=0, help="Scoring tasks (0: cores, or one per 50,000 rows)."
+    ),
 ) -> None:
     """Score Parquet on Spark with the same answers as `classifier score` (needs the `spark` extra and Java)."""
     from classifier.io import contract
@@ -190,7 +234,13 @@ def spark_score(
         # Under spark-submit (it sets SPARK_ENV_LOADED) the cluster's master applies; alone, all local cores.
         session = spark.session(master or (None if os.environ.get("SPARK_ENV_LOADED") else "local[*]"))
         summary = spark.score_parquet(
-            session, input_path, output, config.sla, _model_folder(model_source), config.limits, partitions or None
+            session,
+            input_path,
+            output,
+            config.sla,
+            _model_folder(model_source),
+            config.limits,
+            partitions or None,
         )
     except (ModelFileError, InputError, contract.InquiryDataError, OSError, ValueError) as error:
         _fail(error)
@@ -206,7 +256,9 @@ def spark_score(
 @app.command()
 def serve(
     model_source: str = typer.Option(
-        None, "--model", help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/."
+        None,
+        "--model",
+        help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/.",
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
@@ -233,11 +285,21 @@ def serve(
 @app.command("drift")
 def drift_command(
     current: Path = typer.Option(
-        ..., "--current", exists=True, dir_okay=False, help="A batch scored by `classifier score --drift-columns`."
+        ...,
+        "--current",
+        exists=True,
+        dir_okay=False,
+        help="A batch scored by `classifier score --drift-columns`.",
     ),
-    reference: str = typer.Option(None, "--reference", help="Model directory with the reference profile; default: the project's models/."),
+    reference: str = typer.Option(
+        None,
+        "--reference",
+        help="Model directory with the reference profile; default: the project's models/.",
+    ),
     params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
-    json_out: Path = typer.Option(None, "--json", help="Where to write the report (default: next to --current)."),
+    json_out: Path = typer.Option(
+        None, "--json", help="Where to write the report (default: next to --current)."
+    ),
 ) -> None:
     """Compare a scored batch with the training data; exit 1 when drift is found."""
     from classifier.io import contract
@@ -255,7 +317,9 @@ def drift_command(
         table.add_column(column)
     for check in report.checks:
         verdict = "[bold red]DRIFT[/]" if check.drift else "[green]ok[/]"
-        table.add_row(check.name, check.statistic, f"{check.value:.4f}", f"{check.threshold:.4f}", verdict, check.detail)
+        table.add_row(
+            check.name, check.statistic, f"{check.value:.4f}", f"{check.threshold:.4f}", verdict, check.detail
+        )
     console.print(table)
     for head, entry in report.performance.items():
         console.print(drift.performance_line(head, entry))
@@ -286,7 +350,8 @@ def queue(
     print_queue(scored, show)
     colours = [row["colour"] for row in scored]
     console.print(
-        f"{len(scored)} records: " + ", ".join(f"{colours.count(c)} {c}" for c in ("red", "orange", "green"))
+        f"{len(scored)} records: "
+        + ", ".join(f"{colours.count(c)} {c}" for c in ("red", "orange", "green"))
         + f"; {sum(row['route'] == 'review' for row in scored)} to review; {sum(row['error'] != '' for row in scored)} with errors"
     )
 
@@ -503,7 +568,12 @@ def print_queue(scored: list[dict[str, Any]], show: int) -> None:
             str(row["due_by"])[:16],
             str(row["error"]),
         )
-        table.add_row(*(Text(cell, style=STYLE.get(colour, "") if column == 3 else "") for column, cell in enumerate(cells)))
+        table.add_row(
+            *(
+                Text(cell, style=STYLE.get(colour, "") if column == 3 else "")
+                for column, cell in enumerate(cells)
+            )
+        )
     console.print(table)
 
 

@@ -181,7 +181,9 @@ def find_params(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / PARAMS_FILE).is_file():
             return folder / PARAMS_FILE
-    raise ConfigError(f"no {PARAMS_FILE} in {here} or any folder above it: run inside the project or pass --params")
+    raise ConfigError(
+        f"no {PARAMS_FILE} in {here} or any folder above it: run inside the project or pass --params"
+    )
 
 
 def load_config(path: str | Path | None = None) -> Config:

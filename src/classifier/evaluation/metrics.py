@@ -40,7 +40,9 @@ def compute_metrics(truth: pd.DataFrame, predicted: pd.DataFrame) -> dict[str, f
     )
     high = truth["urgency"].to_numpy() == "high"
     # The costliest error of triage: a red mail put at the back of the queue.
-    metrics["high_predicted_low"] = float((predicted["urgency"].to_numpy()[high] == "low").mean()) if high.any() else 0.0
+    metrics["high_predicted_low"] = (
+        float((predicted["urgency"].to_numpy()[high] == "low").mean()) if high.any() else 0.0
+    )
     return {k: round(v, 4) for k, v in metrics.items()}
 
 
@@ -56,12 +58,18 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return float(total)
 
 
-def calibration_metrics(truth: pd.DataFrame, predicted: pd.DataFrame, probabilities: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, float]:
+def calibration_metrics(
+    truth: pd.DataFrame,
+    predicted: pd.DataFrame,
+    probabilities: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[str, float]:
     """ECE of the top-label confidence per head; log loss when full probabilities are given."""
     metrics = {}
     for name in LABEL_COLUMNS:
         correct = (truth[name] == predicted[name]).to_numpy()
-        metrics[f"{name}_ece"] = round(expected_calibration_error(predicted[f"{name}_confidence"].to_numpy(), correct), 4)
+        metrics[f"{name}_ece"] = round(
+            expected_calibration_error(predicted[f"{name}_confidence"].to_numpy(), correct), 4
+        )
         if probabilities is not None:
             classes, proba = probabilities[name]
             metrics[f"{name}_log_loss"] = round(float(log_loss(truth[name], proba, labels=classes)), 4)
@@ -70,7 +78,9 @@ def calibration_metrics(truth: pd.DataFrame, predicted: pd.DataFrame, probabilit
 
 def per_class(truth: pd.DataFrame, predicted: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
     return {
-        name: classification_report(truth[name], predicted[name], labels=LABELS[name], output_dict=True, zero_division=0)
+        name: classification_report(
+            truth[name], predicted[name], labels=LABELS[name], output_dict=True, zero_division=0
+        )
         for name in LABEL_COLUMNS
     }
 
@@ -83,7 +93,9 @@ def most_confident_errors(test: pd.DataFrame, predicted: pd.DataFrame, n: int = 
     return pd.DataFrame(
         {
             "id": test.loc[top, "id"],
-            "text": [redact(f"{s} {b}")[:140] for s, b in zip(test.loc[top, "subject"], test.loc[top, "body"])],
+            "text": [
+                redact(f"{s} {b}")[:140] for s, b in zip(test.loc[top, "subject"], test.loc[top, "body"])
+            ],
             "true": test.loc[top, "topic"] + "/" + test.loc[top, "urgency"],
             "predicted": predicted.loc[top, "topic"] + "/" + predicted.loc[top, "urgency"],
             "confidence": joint[top].round(3),
@@ -130,10 +142,16 @@ def evaluate(pipeline: Any, metadata: dict[str, Any], test: pd.DataFrame) -> dic
 HEADLINE_KEYS = ("topic_macro_f1", "urgency_macro_f1", "high_urgency_recall", "high_predicted_low")
 
 
-def held_out_views(pipeline: Any, metadata: dict[str, Any], test: pd.DataFrame, robustness: pd.DataFrame | None) -> dict[str, Any]:
+def held_out_views(
+    pipeline: Any, metadata: dict[str, Any], test: pd.DataFrame, robustness: pd.DataFrame | None
+) -> dict[str, Any]:
     """The views beside the frozen split: the writer-grouped CV of training, the robustness set, the
     behaviour suite (built on the frozen split's mails)."""
-    views: dict[str, Any] = {"writer_grouped_cv": {k: metadata["cv_metrics"][k] for k in HEADLINE_KEYS if k in metadata["cv_metrics"]}}
+    views: dict[str, Any] = {
+        "writer_grouped_cv": {
+            k: metadata["cv_metrics"][k] for k in HEADLINE_KEYS if k in metadata["cv_metrics"]
+        }
+    }
     if robustness is not None:
         predicted = model.predict(pipeline, robustness)
         views["robustness"] = {**compute_metrics(robustness, predicted), "rows": len(robustness)}

@@ -9,11 +9,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on CI machines
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from classifier.evaluation.behaviour import TARGETS  # noqa: E402
-from classifier.io.contract import LABEL_COLUMNS, TOPICS, URGENCIES  # noqa: E402
+from classifier.evaluation.behaviour import TARGETS
+from classifier.io.contract import LABEL_COLUMNS, TOPICS, URGENCIES
 
 LABELS = {"topic": list(TOPICS), "urgency": list(URGENCIES)}
 HEADLINE = ("topic_macro_f1", "urgency_macro_f1", "high_urgency_recall", "topic_accuracy", "urgency_accuracy")
@@ -22,8 +22,11 @@ VIEWS = ("topic_macro_f1", "urgency_macro_f1", "high_urgency_recall", "high_pred
 
 def confusion(truth: pd.Series, predicted: pd.Series, labels: list[str]) -> pd.DataFrame:
     return pd.crosstab(
-        pd.Categorical(truth, labels), pd.Categorical(predicted, labels),
-        rownames=["actual"], colnames=["predicted"], dropna=False,
+        pd.Categorical(truth, labels),
+        pd.Categorical(predicted, labels),
+        rownames=["actual"],
+        colnames=["predicted"],
+        dropna=False,
     )
 
 
@@ -34,7 +37,9 @@ def confusion_figure(matrix: pd.DataFrame, title: str, path: Path) -> Path:
     ax.set_yticks(range(len(matrix.index)), matrix.index)
     dark = matrix.to_numpy().max() / 2
     for (i, j), value in pd.DataFrame(matrix.to_numpy()).stack().items():
-        ax.text(j, i, str(value), ha="center", va="center", fontsize=9, color="white" if value > dark else "black")
+        ax.text(
+            j, i, str(value), ha="center", va="center", fontsize=9, color="white" if value > dark else "black"
+        )
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     ax.set_title(title)
@@ -47,21 +52,31 @@ def confusion_figure(matrix: pd.DataFrame, title: str, path: Path) -> Path:
 def markdown_table(frame: pd.DataFrame) -> str:
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in frame.itertuples(index=False)]
+    rows = [
+        "| " + " | ".join(str(v).replace("|", "/") for v in row) + " |"
+        for row in frame.itertuples(index=False)
+    ]
     return "\n".join([header, rule, *rows])
 
 
 def per_class_table(report: dict[str, dict[str, float]], labels: list[str]) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"class": label, "precision": round(report[label]["precision"], 3), "recall": round(report[label]["recall"], 3),
-             "f1": round(report[label]["f1-score"], 3), "support": int(report[label]["support"])}
+            {
+                "class": label,
+                "precision": round(report[label]["precision"], 3),
+                "recall": round(report[label]["recall"], 3),
+                "f1": round(report[label]["f1-score"], 3),
+                "support": int(report[label]["support"]),
+            }
             for label in labels
         ]
     )
 
 
-def evaluation_markdown(test: pd.DataFrame, result: dict[str, Any], metadata: dict[str, Any], matrices: dict[str, pd.DataFrame]) -> str:
+def evaluation_markdown(
+    test: pd.DataFrame, result: dict[str, Any], metadata: dict[str, Any], matrices: dict[str, pd.DataFrame]
+) -> str:
     model_m, base_m = result["metrics"]["model"], result["metrics"]["baseline"]
     comparison = pd.DataFrame(
         [{"metric": m, "model": model_m[m], "keyword rules": base_m[m]} for m in HEADLINE]
@@ -115,7 +130,9 @@ def views_markdown(result: dict[str, Any]) -> list[str]:
     """The frozen split beside the writer-grouped CV and the robustness set, and the behaviour suite."""
     metrics = result["metrics"]
     shown = {title: metrics[key] for title, key in VIEW_COLUMNS.items() if key in metrics}
-    table = pd.DataFrame([{"metric": m, **{t: v.get(m, float("nan")) for t, v in shown.items()}} for m in VIEWS])
+    table = pd.DataFrame(
+        [{"metric": m, **{t: v.get(m, float("nan")) for t, v in shown.items()}} for m in VIEWS]
+    )
     parts = [
         "## Three views: frozen split, writer-grouped CV, robustness set",
         "The frozen split is drawn from the training writers: it measures how well the model knows them. The "
@@ -128,10 +145,22 @@ def views_markdown(result: dict[str, Any]) -> list[str]:
     if "robustness_per_class" in result:
         parts += [
             "Robustness set per class (F1):",
-            markdown_table(pd.DataFrame(
-                [{"head": name, **{c: round(result["robustness_per_class"][name][c]["f1-score"], 3) for c in LABELS[name]}}
-                 for name in LABEL_COLUMNS]
-            ).astype(object).fillna("")),
+            markdown_table(
+                pd.DataFrame(
+                    [
+                        {
+                            "head": name,
+                            **{
+                                c: round(result["robustness_per_class"][name][c]["f1-score"], 3)
+                                for c in LABELS[name]
+                            },
+                        }
+                        for name in LABEL_COLUMNS
+                    ]
+                )
+                .astype(object)
+                .fillna("")
+            ),
         ]
     if "behaviour" in metrics:
         rows = [
@@ -199,7 +228,9 @@ def robustness_line(metrics: dict[str, Any]) -> str:
     )
 
 
-def write_all(reports: Path, test: pd.DataFrame, result: dict[str, Any], metadata: dict[str, Any]) -> list[Path]:
+def write_all(
+    reports: Path, test: pd.DataFrame, result: dict[str, Any], metadata: dict[str, Any]
+) -> list[Path]:
     figures = reports / "figures"
     plots = reports / "plots"
     figures.mkdir(parents=True, exist_ok=True)
@@ -210,9 +241,15 @@ def write_all(reports: Path, test: pd.DataFrame, result: dict[str, Any], metadat
         matrices[name] = confusion(test[name], predicted[name], LABELS[name])
         pairs = pd.DataFrame({"actual": test[name].to_numpy(), "predicted": predicted[name].to_numpy()})
         pairs.to_csv(plots / f"confusion_{name}.csv", index=False)
-        per_class_table(result["per_class"][name], LABELS[name]).to_csv(plots / f"per_class_{name}.csv", index=False)
-        written.append(confusion_figure(matrices[name], f"{name} (test split)", figures / f"confusion_{name}.png"))
+        per_class_table(result["per_class"][name], LABELS[name]).to_csv(
+            plots / f"per_class_{name}.csv", index=False
+        )
+        written.append(
+            confusion_figure(matrices[name], f"{name} (test split)", figures / f"confusion_{name}.png")
+        )
     result["coverage"].to_csv(plots / "coverage.csv", index=False)
-    (reports / "evaluation.md").write_text(evaluation_markdown(test, result, metadata, matrices), encoding="utf-8")
+    (reports / "evaluation.md").write_text(
+        evaluation_markdown(test, result, metadata, matrices), encoding="utf-8"
+    )
     (reports / "model_card.md").write_text(model_card(result, metadata), encoding="utf-8")
     return written + [reports / "evaluation.md", reports / "model_card.md", plots / "coverage.csv"]

@@ -66,13 +66,17 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")  # Excel writes a BOM
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding="utf-8-sig"
+        )  # Excel writes a BOM
     elif suffix in (".jsonl", ".ndjson"):
         frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8-sig")
     elif suffix == ".parquet":
         frame = pd.read_parquet(path)
     else:
-        raise InquiryDataError(path, [Problem(None, "path", f"unknown file type '{suffix}' (use .csv, .jsonl or .parquet)")])
+        raise InquiryDataError(
+            path, [Problem(None, "path", f"unknown file type '{suffix}' (use .csv, .jsonl or .parquet)")]
+        )
     return frame_as_text(frame)
 
 
@@ -109,7 +113,9 @@ def record_problems(
         if field in LABEL_COLUMNS and not require_labels:
             continue
         if record.get(field, "") not in values:
-            problems.append(Problem(row, field, f"unknown value (allowed: {', '.join(v for v in values if v)})"))
+            problems.append(
+                Problem(row, field, f"unknown value (allowed: {', '.join(v for v in values if v)})")
+            )
     return problems
 
 
@@ -147,7 +153,9 @@ def frame_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def near_duplicate_pairs(texts: list[str], threshold: float = 0.8, n: int = 5) -> list[tuple[int, int, float]]:
+def near_duplicate_pairs(
+    texts: list[str], threshold: float = 0.8, n: int = 5
+) -> list[tuple[int, int, float]]:
     """Index pairs whose character n-gram sets have Jaccard similarity >= threshold."""
     grams = CountVectorizer(analyzer="char", ngram_range=(n, n), lowercase=False, binary=True)
     matrix = grams.fit_transform(texts).astype("int32")

@@ -46,7 +46,18 @@ from classifier.io.mail import (
 )
 
 # topic and urgency pass through when the input is labeled (drift and evaluation read them).
-COLUMNS = ("id", "received_at", "channel", "subject", "body", "topic", "urgency", "in_reply_to", "references", "input_error")
+COLUMNS = (
+    "id",
+    "received_at",
+    "channel",
+    "subject",
+    "body",
+    "topic",
+    "urgency",
+    "in_reply_to",
+    "references",
+    "input_error",
+)
 # Tried in order by --encoding auto: UTF-8 (BOM or not) first, as a stray CP932 file almost never
 # decodes as UTF-8 while UTF-8 often decodes as CP932 (into nonsense).
 AUTO_ENCODINGS = ("utf-8-sig", "cp932")
@@ -90,7 +101,9 @@ def text_encoding(path: Path, encoding: str = "auto") -> str:
         try:
             name = codecs.lookup(encoding).name
         except LookupError:
-            raise InputError(f"unknown encoding {encoding!r} for --encoding (e.g. auto, utf-8, cp932)") from None
+            raise InputError(
+                f"unknown encoding {encoding!r} for --encoding (e.g. auto, utf-8, cp932)"
+            ) from None
         return _PREFERRED_CODEC.get(name, name)
     for codec in AUTO_ENCODINGS:
         if _decodes(path, codec):
@@ -138,7 +151,9 @@ def _csv_header(path: Path, codec: str, max_field_chars: int) -> list[str]:
     if not header:
         raise InputError(f"{path}: empty file, no header row")
     if "body" not in header:
-        raise InputError(f"{path}: no 'body' column in the header row (the text to score must be in a column named body)")
+        raise InputError(
+            f"{path}: no 'body' column in the header row (the text to score must be in a column named body)"
+        )
     return header
 
 
@@ -151,14 +166,21 @@ def _csv_rows(path: Path, codec: str, header: list[str], max_field_chars: int) -
             next(reader)
             for number, fields in enumerate(reader, start=1):
                 if len(fields) != len(header):
-                    yield {"id": f"{path.name}:row{number}", "input_error": f"row {number}: {len(fields)} fields, header has {len(header)}"}
+                    yield {
+                        "id": f"{path.name}:row{number}",
+                        "input_error": f"row {number}: {len(fields)} fields, header has {len(header)}",
+                    }
                 else:
                     yield {"id": f"{path.name}:row{number}", **dict(zip(header, fields))}
     except UnicodeDecodeError:
         raise _undecodable(path, codec) from None
     except csv.Error as error:  # the reader cannot resume after it (a NUL byte, a field over the size limit)
         # (field_size_limit's text is not repeated: it names the module's limit, not the parameter)
-        reason = f"a field over {max_field_chars:,} characters (params.yaml limits.max_field_chars)" if "field limit" in str(error) else error
+        reason = (
+            f"a field over {max_field_chars:,} characters (params.yaml limits.max_field_chars)"
+            if "field limit" in str(error)
+            else error
+        )
         raise InputError(f"{path}: row {number + 1}: not readable as CSV ({reason})") from None
 
 
@@ -179,7 +201,10 @@ def _jsonl_records(path: Path, codec: str) -> Iterator[tuple[int, dict[str, str]
                     continue
                 record = {k: "" if v is None else str(v) for k, v in record.items()}
                 if broken := invalid_unicode_fields(record):
-                    yield number, f"{', '.join(broken)}: not valid Unicode (a lone surrogate escape such as \\ud800)"
+                    yield (
+                        number,
+                        f"{', '.join(broken)}: not valid Unicode (a lone surrogate escape such as \\ud800)",
+                    )
                     continue
                 yield number, record
     except UnicodeDecodeError:
@@ -189,8 +214,11 @@ def _jsonl_records(path: Path, codec: str) -> Iterator[tuple[int, dict[str, str]
 def invalid_unicode_fields(record: dict[str, str]) -> list[str]:
     """The fields (named as `field 'x'`) whose name or text holds a lone surrogate: JSON can escape one
     (\\ud800), no UTF-8 output or MeCab can take it, so such a record is an error row, not a crash."""
-    return [f"field {key.encode('utf-8', 'backslashreplace').decode()!r}" for key, value in record.items()
-            if _SURROGATE.search(key) or _SURROGATE.search(value)]
+    return [
+        f"field {key.encode('utf-8', 'backslashreplace').decode()!r}"
+        for key, value in record.items()
+        if _SURROGATE.search(key) or _SURROGATE.search(value)
+    ]
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -272,12 +300,17 @@ def read_chunks(
     return _numbered(_chunks(path, fmt, size, encoding, recursive, limits))
 
 
-def _chunks(path: Path, fmt: str, size: int, encoding: str, recursive: bool, limits: Limits) -> Iterator[pd.DataFrame]:
+def _chunks(
+    path: Path, fmt: str, size: int, encoding: str, recursive: bool, limits: Limits
+) -> Iterator[pd.DataFrame]:
     if fmt == "parquet":
         return _parquet_chunks(path, _parquet_file(path), size)
     if fmt == "csv":
         codec = text_encoding(path, encoding)
-        return _chunked(_csv_rows(path, codec, _csv_header(path, codec, limits.max_field_chars), limits.max_field_chars), size)
+        return _chunked(
+            _csv_rows(path, codec, _csv_header(path, codec, limits.max_field_chars), limits.max_field_chars),
+            size,
+        )
     if fmt == "jsonl":
         codec = text_encoding(path, encoding)
         _check_jsonl_body(path, codec)
@@ -285,11 +318,16 @@ def _chunks(path: Path, fmt: str, size: int, encoding: str, recursive: bool, lim
     if fmt == "eml" and path.is_dir():
         files, skipped = eml_files(path, recursive)
         if skipped:
-            log.warning("%s: %d .eml file(s) in subfolders not read (use --recursive to read them)", path, skipped)
+            log.warning(
+                "%s: %d .eml file(s) in subfolders not read (use --recursive to read them)", path, skipped
+            )
         mails = raw_eml(files, limits.max_mail_bytes)
     else:
-        readers = {"eml": lambda: raw_eml([path], limits.max_mail_bytes), "mbox": lambda: raw_mbox(path, limits.max_mail_bytes),
-                   "maildir": lambda: raw_maildir(path, limits.max_mail_bytes)}
+        readers = {
+            "eml": lambda: raw_eml([path], limits.max_mail_bytes),
+            "mbox": lambda: raw_mbox(path, limits.max_mail_bytes),
+            "maildir": lambda: raw_maildir(path, limits.max_mail_bytes),
+        }
         mails = readers[fmt]()
     return (pd.DataFrame({"raw_mail": batch}) for batch in iter(lambda: list(islice(mails, size)), []))
 
@@ -316,4 +354,6 @@ def materialize(chunk: pd.DataFrame, max_mime_depth: int = Limits().max_mime_dep
     """A chunk with the COLUMNS above: mail chunks are parsed, table chunks pass unchanged."""
     if "raw_mail" not in chunk:
         return chunk
-    return _frame([_mail_row(parse_raw(raw, max_mime_depth)) for raw in chunk["raw_mail"]]).set_axis(chunk.index)
+    return _frame([_mail_row(parse_raw(raw, max_mime_depth)) for raw in chunk["raw_mail"]]).set_axis(
+        chunk.index
+    )

@@ -211,7 +211,11 @@ def _strip_signature(lines: list[str]) -> list[str]:
         start = rules[-2]
     block = [line for line in lines[start + 1 :] if line.strip() and not _SIGNATURE_RULE.match(line)]
     signed = _SIG_DASHES.match(lines[start]) is not None
-    if start > 0 and len(block) <= 10 and (signed or not block or any(_CONTACT.search(line) for line in block)):
+    if (
+        start > 0
+        and len(block) <= 10
+        and (signed or not block or any(_CONTACT.search(line) for line in block))
+    ):
         return lines[:start]
     return lines
 
@@ -270,7 +274,11 @@ def _part_text(part: email.message.Message) -> str:
 
 def parse_message(data: bytes | email.message.Message, source: str) -> MailRecord:
     """Parse one message (its bytes, or as parsed already); problems are recorded on the record."""
-    message = data if isinstance(data, email.message.Message) else email.message_from_bytes(data, policy=email.policy.compat32)
+    message = (
+        data
+        if isinstance(data, email.message.Message)
+        else email.message_from_bytes(data, policy=email.policy.compat32)
+    )
     raw_id = _plain_header(message, "Message-ID")
     record = MailRecord(id=raw_id.strip("<>") or f"{source}", source=source)
     if not raw_id:
@@ -331,7 +339,9 @@ def mime_depth(message: email.message.Message) -> int:
 
 
 def _too_deep(source: str, max_depth: int) -> MailRecord:
-    problem = f"MIME parts nested deeper than {max_depth} levels (params.yaml limits.max_mime_depth): not read"
+    problem = (
+        f"MIME parts nested deeper than {max_depth} levels (params.yaml limits.max_mime_depth): not read"
+    )
     return MailRecord(id=source, source=source, problems=[problem])
 
 
@@ -347,8 +357,10 @@ def parse_raw(raw: RawMail, max_depth: int = DEFAULT_MAX_DEPTH) -> MailRecord:
         return parse_message(message, raw.source)
     except RecursionError:  # the parser itself recurses per level: a tree deeper than it can go
         return _too_deep(raw.source, max_depth)
-    except Exception as error:  # noqa: BLE001 - the standard parser has more failure modes than it documents
-        return MailRecord(id=raw.source, source=raw.source, problems=[f"unparseable mail ({type(error).__name__})"])
+    except Exception as error:
+        return MailRecord(
+            id=raw.source, source=raw.source, problems=[f"unparseable mail ({type(error).__name__})"]
+        )
 
 
 DEFAULT_MAX_BYTES = Limits().max_mail_bytes
@@ -472,7 +484,11 @@ def mbox_messages(handle: BinaryIO) -> Iterator[bytes]:
 
 
 def _within(data: bytes, source: str, max_bytes: int) -> RawMail:
-    return RawMail(data, source) if len(data) <= max_bytes else RawMail(b"", source, _too_large(len(data), max_bytes))
+    return (
+        RawMail(data, source)
+        if len(data) <= max_bytes
+        else RawMail(b"", source, _too_large(len(data), max_bytes))
+    )
 
 
 def raw_mbox(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawMail]:
@@ -485,7 +501,9 @@ def raw_mbox(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawMail
                 number += 1
                 yield _within(data, f"{shown}#{number}", max_bytes)
     except OSError as error:
-        yield RawMail(b"", f"{shown}#{number + 1}", f"unreadable mbox after message {number} ({error.strerror})")
+        yield RawMail(
+            b"", f"{shown}#{number + 1}", f"unreadable mbox after message {number} ({error.strerror})"
+        )
 
 
 def raw_maildir(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawMail]:

@@ -36,7 +36,9 @@ def readable(name: str) -> str:
 _CANDIDATE_SHARE = 0.25
 
 
-def top_terms(X: sp.csr_matrix, weights: np.ndarray, rows_class: np.ndarray, names: np.ndarray, k: int) -> list[list[str]]:
+def top_terms(
+    X: sp.csr_matrix, weights: np.ndarray, rows_class: np.ndarray, names: np.ndarray, k: int
+) -> list[list[str]]:
     """For each row, the names of the k features with the largest positive contribution to its class
     (equal contributions in column order)."""
     X = sp.csr_matrix(X)
@@ -90,11 +92,15 @@ class Explainer:
     def __init__(self, pipeline: Any, terms: int = 5):
         self.terms = terms  # per head, in the `explanation` column
         heads = pipeline.named_steps["heads"]
-        self.names = np.array([readable(n) for n in pipeline.named_steps["features"].get_feature_names_out()], dtype=object)
+        self.names = np.array(
+            [readable(n) for n in pipeline.named_steps["features"].get_feature_names_out()], dtype=object
+        )
         self.weights = (class_weights(heads.topic_), class_weights(heads.urgency_))
 
     def __call__(self, heads: Any, X: Any, probabilities: list[np.ndarray]) -> list[str]:
         """'topic: t1, t2 | urgency: u1, u2' for each row of features X with these probabilities."""
         topic_terms = top_terms(X, self.weights[0], probabilities[0].argmax(axis=1), self.names, self.terms)
         urgency_terms = top_terms(X, self.weights[1], probabilities[1].argmax(axis=1), self.names, self.terms)
-        return [f"topic: {', '.join(t)} | urgency: {', '.join(u)}" for t, u in zip(topic_terms, urgency_terms)]
+        return [
+            f"topic: {', '.join(t)} | urgency: {', '.join(u)}" for t, u in zip(topic_terms, urgency_terms)
+        ]

@@ -86,7 +86,9 @@ def merge_frequencies(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.nd
     if not parts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     distinct, inverse = np.unique(np.concatenate([k for k, _ in parts]), return_inverse=True)
-    counts = np.bincount(inverse.ravel(), weights=np.concatenate([f for _, f in parts]), minlength=len(distinct))
+    counts = np.bincount(
+        inverse.ravel(), weights=np.concatenate([f for _, f in parts]), minlength=len(distinct)
+    )
     return distinct, counts.astype(np.int64)
 
 
@@ -95,7 +97,9 @@ def look_up(vocabulary: pd.Index, keys: np.ndarray) -> np.ndarray:
     return vocabulary.get_indexer(keys) if len(vocabulary) else np.full(len(keys), -1, dtype=np.int64)
 
 
-def tfidf(documents: np.ndarray, columns: np.ndarray, shape: tuple[int, int], idf: np.ndarray, sublinear_tf: bool) -> sp.csr_matrix:
+def tfidf(
+    documents: np.ndarray, columns: np.ndarray, shape: tuple[int, int], idf: np.ndarray, sublinear_tf: bool
+) -> sp.csr_matrix:
     """Counts of (document, column) pairs → l2-normed TF-IDF rows, as TfidfVectorizer computes them."""
     # Sorting one integer per pair and counting runs is several times faster than scipy summing
     # the duplicates of a COO matrix; 32-bit integers sort in half the time of 64-bit ones. Pairs
@@ -151,7 +155,9 @@ class _NgramTfidf(TransformerMixin, BaseEstimator):
         X = list(X)
         if len(X) <= _BATCH:
             return self._transform(X)
-        return sp.vstack([self._transform(X[start : start + _BATCH]) for start in range(0, len(X), _BATCH)], format="csr")
+        return sp.vstack(
+            [self._transform(X[start : start + _BATCH]) for start in range(0, len(X), _BATCH)], format="csr"
+        )
 
     def _transform(self, X: list[str]) -> sp.csr_matrix:
         raise NotImplementedError
@@ -299,7 +305,9 @@ class WordNgramTfidf(_NgramTfidf):
         """`fit(X).transform(X)`, tokenizing once."""
         tokens = self._tokens(X)  # MeCab is the cost: tokenize once for fitting and transforming
         self._fit(tokens)
-        return sp.vstack([self._from_tokens(tokens[i : i + _BATCH]) for i in range(0, len(tokens), _BATCH)], format="csr")
+        return sp.vstack(
+            [self._from_tokens(tokens[i : i + _BATCH]) for i in range(0, len(tokens), _BATCH)], format="csr"
+        )
 
     def _transform(self, X: list[str]) -> sp.csr_matrix:
         return self._from_tokens(self._tokens(X))
@@ -308,7 +316,9 @@ class WordNgramTfidf(_NgramTfidf):
         return [text.tokens for text in tag(X)]
 
     def _fit(self, tokens: list[list[str]]) -> None:
-        codes, terms = pd.factorize(pd.Series([token for document in tokens for token in document], dtype=object))
+        codes, terms = pd.factorize(
+            pd.Series([token for document in tokens for token in document], dtype=object)
+        )
         documents = self._owners(tokens)
         _, term_df = document_frequency(documents, codes.astype(np.int64))
         kept = np.flatnonzero(term_df >= self.min_df)
@@ -352,7 +362,11 @@ class WordNgramTfidf(_NgramTfidf):
         bigram_columns[bigram_columns >= 0] += len(self.terms_)
         shape = (count, len(self.terms_) + len(self.bigrams_))
         return tfidf(
-            np.concatenate([documents, bigram_documents]), np.concatenate([ids, bigram_columns]), shape, self.idf_, self.sublinear_tf
+            np.concatenate([documents, bigram_documents]),
+            np.concatenate([ids, bigram_columns]),
+            shape,
+            self.idf_,
+            self.sublinear_tf,
         )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

@@ -95,8 +95,10 @@ class InquiryText(TransformerMixin, BaseEstimator):
         """The `inquiry_texts` of the rows of `X` (a DataFrame with at least a `body` column)."""
         if not isinstance(X, pd.DataFrame) or "body" not in X:
             found = list(X.columns) if isinstance(X, pd.DataFrame) else type(X).__name__
-            raise ValueError(f"InquiryText reads a DataFrame with a 'body' column (and optional 'subject', "
-                             f"'received_at'); got {found}")
+            raise ValueError(
+                f"InquiryText reads a DataFrame with a 'body' column (and optional 'subject', "
+                f"'received_at'); got {found}"
+            )
         return inquiry_texts(X)
 
 
@@ -294,9 +296,14 @@ def inquiry_tokens(texts: list[str]) -> list[str]:
 def build_features(params: Mapping[str, Any]) -> FeatureUnion:
     """Word and/or character TF-IDF over the preprocessed text, as `params['features']` lists."""
     extractors = {
-        "words": lambda: WordNgramTfidf(ngram_max=params["word_ngram_max"], min_df=params["word_min_df"], sublinear_tf=True),
+        "words": lambda: WordNgramTfidf(
+            ngram_max=params["word_ngram_max"], min_df=params["word_min_df"], sublinear_tf=True
+        ),
         "chars": lambda: CharNgramTfidf(
-            ngram_min=params["char_ngram_min"], ngram_max=params["char_ngram_max"], min_df=params["char_min_df"], sublinear_tf=True
+            ngram_min=params["char_ngram_min"],
+            ngram_max=params["char_ngram_max"],
+            min_df=params["char_min_df"],
+            sublinear_tf=True,
         ),
     }
     return FeatureUnion([(name, extractors[name]()) for name in params["features"]])
@@ -304,7 +311,12 @@ def build_features(params: Mapping[str, Any]) -> FeatureUnion:
 
 def build_heads(params: Mapping[str, Any], seed: int = 0) -> TriageHeads:
     estimator = make_estimator(
-        params["estimator"], params["C"], params["class_weight"], params["max_iter"], seed, params["calibration_folds"]
+        params["estimator"],
+        params["C"],
+        params["class_weight"],
+        params["max_iter"],
+        seed,
+        params["calibration_folds"],
     )
     temperatures = params.get("temperatures")
     return TriageHeads(
@@ -339,7 +351,9 @@ def probabilities_frame(
     deadlines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Predicted labels, their confidences, P(high) and the triage colour."""
-    return pd.DataFrame(prediction_columns(classes_per_head, probabilities, high_threshold, texts, deadlines), index=index)
+    return pd.DataFrame(
+        prediction_columns(classes_per_head, probabilities, high_threshold, texts, deadlines), index=index
+    )
 
 
 def prediction_columns(
@@ -363,10 +377,14 @@ def prediction_columns(
     columns["p_high"] = probabilities[1][:, list(classes_per_head[1]).index("high")].round(4)
     columns.update(raised_high(columns, high_threshold))
     if texts is not None and deadlines is not None:
-        columns["urgency"], columns["rule"] = rules.apply(texts, deadlines, columns["topic"], columns["urgency"])
+        columns["urgency"], columns["rule"] = rules.apply(
+            texts, deadlines, columns["topic"], columns["urgency"]
+        )
         fired = np.flatnonzero(columns["rule"] != "")
         if len(fired):
-            urgency_columns = np.searchsorted(np.asarray(classes_per_head[1], dtype=str), columns["urgency"][fired].astype(str))
+            urgency_columns = np.searchsorted(
+                np.asarray(classes_per_head[1], dtype=str), columns["urgency"][fired].astype(str)
+            )
             columns["urgency_confidence"] = columns["urgency_confidence"].copy()
             columns["urgency_confidence"][fired] = probabilities[1][fired, urgency_columns].round(4)
     columns["colour"] = np.array([COLOURS[u] for u in columns["urgency"]], dtype=object)
@@ -376,12 +394,18 @@ def prediction_columns(
 def raised_high(predicted: Mapping[str, Any], threshold: float | None) -> dict[str, np.ndarray]:
     """`urgency` and `urgency_confidence`, urgency `high` wherever P(high) reaches the threshold
     (None: the most probable class decides)."""
-    urgency, confidence = np.asarray(predicted["urgency"], dtype=object), np.asarray(predicted["urgency_confidence"])
+    urgency, confidence = (
+        np.asarray(predicted["urgency"], dtype=object),
+        np.asarray(predicted["urgency_confidence"]),
+    )
     if threshold is None:
         return {"urgency": urgency, "urgency_confidence": confidence}
     p_high = np.asarray(predicted["p_high"])
     raised = (p_high >= threshold) & (urgency != "high")
-    return {"urgency": np.where(raised, "high", urgency), "urgency_confidence": np.where(raised, p_high, confidence)}
+    return {
+        "urgency": np.where(raised, "high", urgency),
+        "urgency_confidence": np.where(raised, p_high, confidence),
+    }
 
 
 def predict(pipeline: Pipeline, frame: pd.DataFrame, explainer: Explainer | None = None) -> pd.DataFrame:
@@ -395,15 +419,21 @@ def predict(pipeline: Pipeline, frame: pd.DataFrame, explainer: Explainer | None
     return pd.DataFrame(predict_columns(pipeline, texts, deadlines, explainer), index=frame.index)
 
 
-def predict_columns(pipeline: Pipeline, texts: list[str], deadlines: Sequence[str], explainer: Explainer | None = None) -> dict[str, Any]:
+def predict_columns(
+    pipeline: Pipeline, texts: list[str], deadlines: Sequence[str], explainer: Explainer | None = None
+) -> dict[str, Any]:
     """`predict`'s columns for the `inquiry_texts` of the records and their deadline markers, as arrays."""
     X = pipeline.named_steps["features"].transform(texts)
     heads = pipeline.named_steps["heads"]
     probabilities = heads.predict_proba(X)
-    columns: dict[str, Any] = prediction_columns(heads.classes_, probabilities, heads.high_threshold, texts, deadlines)
+    columns: dict[str, Any] = prediction_columns(
+        heads.classes_, probabilities, heads.high_threshold, texts, deadlines
+    )
     if explainer is not None:
         explanations = explainer(heads, X, probabilities)
-        columns["explanation"] = [f"{e} | rule: {r}" if r else e for e, r in zip(explanations, columns["rule"])]
+        columns["explanation"] = [
+            f"{e} | rule: {r}" if r else e for e, r in zip(explanations, columns["rule"])
+        ]
     return columns
 
 
@@ -469,7 +499,9 @@ def reproducible_skops(pipeline: Pipeline) -> bytes:
         if (match := _ARRAY_FILE.fullmatch(name)) and match[1] in numbers:
             members[numbers[match[1]] + match[2]] = archive.read(name)
     if len(members) != len(archive.namelist()):
-        raise ModelFileError("skops archive has members its schema does not name; cannot write it reproducibly")
+        raise ModelFileError(
+            "skops archive has members its schema does not name; cannot write it reproducibly"
+        )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
         for name in sorted(members):
@@ -516,13 +548,17 @@ def load_trusted(path: Path) -> Pipeline:
     the types it is told to trust, so nothing in the file runs.
     """
     if not zipfile.is_zipfile(path):
-        raise UntrustedModelError(f"{path}: not a skops model file (a pickle?); refusing to load it, retrain instead")
+        raise UntrustedModelError(
+            f"{path}: not a skops model file (a pickle?); refusing to load it, retrain instead"
+        )
     try:
         untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
     except (KeyError, ValueError, zipfile.BadZipFile) as error:
         raise UntrustedModelError(f"{path}: not a readable skops model file ({error})") from error
     if untrusted:
-        raise UntrustedModelError(f"{path}: the model holds types this code does not trust: {', '.join(untrusted)}")
+        raise UntrustedModelError(
+            f"{path}: the model holds types this code does not trust: {', '.join(untrusted)}"
+        )
     return skops.io.load(path, trusted=TRUSTED_TYPES)
 
 

@@ -45,7 +45,9 @@ _REPEATED = re.compile(
     r"|自動返信(?:メール)?(?:のみ|だけ|しか)|無視され|放置されて"
 )
 # Not the shop's silence: the shop answered (rule 6), or the customer thanks it for a reply.
-_ANSWERED = re.compile(r"(?:返信|返事|回答|お返事|ご返信|ご回答|ご連絡)(?:を)?(?:いただき|頂き|ありがとう|もらい|もらった|いただいた|頂いた)")
+_ANSWERED = re.compile(
+    r"(?:返信|返事|回答|お返事|ご返信|ご回答|ご連絡)(?:を)?(?:いただき|頂き|ありがとう|もらい|もらった|いただいた|頂いた)"
+)
 
 # A harm that happened: smoke, fire, heat, a burn, an injury, a skin reaction, a bodily symptom. Kansai
 # やけど ("but"), おかゆ, a rash guard and "かぶれたことがある" (a past case, asked about) are not.
@@ -68,7 +70,11 @@ _NEEDLE = re.compile(r"再送|目の|再度|返|回答|レス|音沙汰|反応|�
 
 def repeated_contact(text: str) -> bool:
     """Whether the (preprocessed) text says an earlier inquiry to the shop got no answer."""
-    return _NEEDLE.search(text) is not None and _REPEATED.search(text) is not None and _ANSWERED.search(text) is None
+    return (
+        _NEEDLE.search(text) is not None
+        and _REPEATED.search(text) is not None
+        and _ANSWERED.search(text) is None
+    )
 
 
 def safety_risk(text: str) -> bool:
@@ -76,7 +82,9 @@ def safety_risk(text: str) -> bool:
     return any(_DENIED.match(text, harm.start()) is None for harm in _HARMS.finditer(text))
 
 
-def apply(texts: Sequence[str], deadlines: Sequence[str], topic: np.ndarray, urgency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def apply(
+    texts: Sequence[str], deadlines: Sequence[str], topic: np.ndarray, urgency: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Urgency after the rules, and per row the rule that raised it ('' where none did); `deadlines`
     are the rows' deadline markers (`model.texts_and_deadlines`)."""
     raised = np.asarray(urgency, dtype=object).copy()
@@ -90,6 +98,8 @@ def apply(texts: Sequence[str], deadlines: Sequence[str], topic: np.ndarray, urg
             raised[row], fired[row] = "high", "safety"
         elif repeated_contact(text):
             raised[row], fired[row] = "high", "repeated_contact"
-        elif deadlines[row] == NEAR and (raised[row] == "low" or (topic[row], raised[row]) == ("non_delivery", "medium")):
+        elif deadlines[row] == NEAR and (
+            raised[row] == "low" or (topic[row], raised[row]) == ("non_delivery", "medium")
+        ):
             raised[row], fired[row] = STEP_UP[raised[row]], "near_deadline"
     return raised, fired

@@ -42,8 +42,19 @@ EVALUATION_FILES = ("metrics.json", "evaluation.md", "model_card.md", "figures",
 # What serving the model needs (the imports of classifier.serving.pyfunc, transitively); listed by
 # hand because inference from the environment is slow and wrong, pinned to the versions installed here.
 REQUIREMENTS = [
-    "mlflow", "scikit-learn", "scipy", "numpy", "pandas", "pyarrow", "fugashi", "unidic-lite", "joblib", "skops",
-    "holidays", "tqdm", "pyyaml",
+    "mlflow",
+    "scikit-learn",
+    "scipy",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "fugashi",
+    "unidic-lite",
+    "joblib",
+    "skops",
+    "holidays",
+    "tqdm",
+    "pyyaml",
 ]
 # An input example must carry no customer text: this one is written for the purpose, already masked.
 INPUT_EXAMPLE = pd.DataFrame(
@@ -64,9 +75,27 @@ FLOAT_OUTPUTS = ("topic_confidence", "urgency_confidence", "p_high")
 INT_OUTPUTS = ("queue_position", "contact_number", "text_length")
 # The columns of `classifier score` output (serving.score.OUTPUT_COLUMNS), which the pyfunc returns.
 OUTPUT_COLUMNS = (
-    "queue_position", "id", "received_at", "subject", "topic", "topic_confidence", "urgency",
-    "urgency_confidence", "p_high", "colour", "route", "route_reason", "explanation", "follow_up_of",
-    "contact_number", "due_by", "model_version", "error", "text_length", "true_topic", "true_urgency",
+    "queue_position",
+    "id",
+    "received_at",
+    "subject",
+    "topic",
+    "topic_confidence",
+    "urgency",
+    "urgency_confidence",
+    "p_high",
+    "colour",
+    "route",
+    "route_reason",
+    "explanation",
+    "follow_up_of",
+    "contact_number",
+    "due_by",
+    "model_version",
+    "error",
+    "text_length",
+    "true_topic",
+    "true_urgency",
 )
 
 
@@ -102,23 +131,34 @@ def relocate(database: Path) -> int:
     """
     new_root = artifact_root(database)
     with closing(sqlite3.connect(database)) as db, db:
-        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'experiments'").fetchone():
+        if not db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'experiments'"
+        ).fetchone():
             return 0
         row = db.execute("SELECT artifact_location FROM experiments WHERE name = ?", (EXPERIMENT,)).fetchone()
-        if row is None or row[0] == new_root or not row[0].startswith("file://") or not row[0].endswith("/" + ARTIFACTS):
+        if (
+            row is None
+            or row[0] == new_root
+            or not row[0].startswith("file://")
+            or not row[0].endswith("/" + ARTIFACTS)
+        ):
             return 0  # a store this project did not lay out, or already in place
         old_root = row[0]
         prefixes = [(old_root, new_root), (urlparse(old_root).path, urlparse(new_root).path)]
         changed = 0
         tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for table in tables:
-            columns = [c[1] for c in db.execute(f'PRAGMA table_info("{table}")') if "CHAR" in c[2].upper() or "TEXT" in c[2].upper()]
+            columns = [
+                c[1]
+                for c in db.execute(f'PRAGMA table_info("{table}")')
+                if "CHAR" in c[2].upper() or "TEXT" in c[2].upper()
+            ]
             for column in columns:
                 for old, new in prefixes:
                     # The root itself or a path under it, not a sibling that shares its first letters.
                     cursor = db.execute(
                         f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '
-                        f'WHERE substr("{column}", 1, ?) = ? AND substr("{column}", ?, 1) IN (\'\', \'/\')',
+                        f"WHERE substr(\"{column}\", 1, ?) = ? AND substr(\"{column}\", ?, 1) IN ('', '/')",
                         (new, len(old) + 1, len(old), old, len(old) + 1),
                     )
                     changed += cursor.rowcount
@@ -147,7 +187,13 @@ def signature() -> ModelSignature:
     inputs = Schema([ColSpec(DataType.string, name, required=name == "body") for name in TEXT_INPUTS])
 
     def kind(name: str) -> DataType:
-        return DataType.double if name in FLOAT_OUTPUTS else DataType.long if name in INT_OUTPUTS else DataType.string
+        return (
+            DataType.double
+            if name in FLOAT_OUTPUTS
+            else DataType.long
+            if name in INT_OUTPUTS
+            else DataType.string
+        )
 
     outputs = Schema([ColSpec(kind(name), name, required=False) for name in OUTPUT_COLUMNS])
     return ModelSignature(inputs=inputs, outputs=outputs)
@@ -166,8 +212,11 @@ def log_model(model_dir: str | Path, metadata: Mapping[str, Any], sla: SlaConfig
         signature=signature(),
         pip_requirements=pinned_requirements(),
         code_paths=[str(Path(__file__).parents[1])],
-        metadata={"routing": metadata["routing"], "training_data_sha256": metadata["training_data_sha256"],
-                  "model_sha256": metadata["model_sha256"]},
+        metadata={
+            "routing": metadata["routing"],
+            "training_data_sha256": metadata["training_data_sha256"],
+            "model_sha256": metadata["model_sha256"],
+        },
     )
     mlflow.set_tags({MODEL_TAG: metadata["model_sha256"], MODEL_URI_TAG: info.model_uri})
     return info.model_uri
@@ -176,7 +225,9 @@ def log_model(model_dir: str | Path, metadata: Mapping[str, Any], sla: SlaConfig
 def training_run(model_sha256: str) -> Run | None:
     """The latest run that logged the model file with this SHA-256, if this store has one."""
     runs = mlflow.search_runs(
-        filter_string=f"tags.{MODEL_TAG} = '{model_sha256}'", order_by=["start_time DESC"], max_results=1,
+        filter_string=f"tags.{MODEL_TAG} = '{model_sha256}'",
+        order_by=["start_time DESC"],
+        max_results=1,
         output_format="list",
     )
     return runs[0] if runs else None
@@ -201,7 +252,9 @@ def log_evaluation(run_id: str, metrics: Mapping[str, Any], reports: Path) -> No
         mlflow.log_metrics({f"baseline_test_{k}": v for k, v in metrics["baseline"].items()})
         if "robustness" in metrics:
             mlflow.log_metrics({f"robustness_{k}": v for k, v in metrics["robustness"].items()})
-        mlflow.log_metrics({f"behaviour_{k}": v["pass_rate"] for k, v in metrics.get("behaviour", {}).items()})
+        mlflow.log_metrics(
+            {f"behaviour_{k}": v["pass_rate"] for k, v in metrics.get("behaviour", {}).items()}
+        )
         for name in EVALUATION_FILES:
             path = reports / name
             if path.is_dir():
@@ -229,7 +282,9 @@ def load(uri: str) -> tuple[Any, dict[str, Any]]:
         return load_directory(directory)
     flavor = flavors["sklearn"]
     if flavor.get("serialization_format") != "skops":
-        raise UntrustedModelError(f"{uri}: not a skops model ({flavor.get('serialization_format')!r}); refusing to unpickle it")
+        raise UntrustedModelError(
+            f"{uri}: not a skops model ({flavor.get('serialization_format')!r}); refusing to unpickle it"
+        )
     pipeline = load_trusted(local / flavor["pickled_model"])
     metadata = mlflow.models.get_model_info(uri).metadata or {}
     return pipeline, dict(metadata)
@@ -239,7 +294,9 @@ def model_dir_path(uri: str, flavors: Mapping[str, Any]) -> str:
     """Where a pyfunc logged by `log_model` keeps the model directory, relative to the model's root."""
     artifact = flavors.get("python_function", {}).get("artifacts", {}).get(MODEL_DIR_ARTIFACT)
     if not artifact:
-        raise UntrustedModelError(f"{uri}: neither this project's pyfunc (no {MODEL_DIR_ARTIFACT} artifact) nor a skops model")
+        raise UntrustedModelError(
+            f"{uri}: neither this project's pyfunc (no {MODEL_DIR_ARTIFACT} artifact) nor a skops model"
+        )
     return str(artifact["path"])
 
 
@@ -247,8 +304,12 @@ def download_model_dir(uri: str, destination: str | Path | None = None) -> Path:
     """The model directory (model.skops, model.json, drift reference) of a registered pyfunc, local."""
     mlmodel = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{uri.rstrip('/')}/MLmodel"))
     relative = model_dir_path(uri, mlflow.models.Model.load(mlmodel).flavors)
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{uri.rstrip('/')}/{relative}",
-                                                     dst_path=None if destination is None else str(destination)))
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{uri.rstrip('/')}/{relative}",
+            dst_path=None if destination is None else str(destination),
+        )
+    )
     if not (local / METADATA_FILE).is_file():
         raise UntrustedModelError(f"{uri}: no {METADATA_FILE} in its {MODEL_DIR_ARTIFACT} artifact")
     return local
@@ -262,7 +323,12 @@ def version_metrics(client: MlflowClient, name: str, alias: str) -> dict[str, fl
     return client.get_run(version.run_id).data.metrics
 
 
-def gate(candidate: Mapping[str, float], champion: Mapping[str, float] | None, metrics: Sequence[str], tolerance: float) -> tuple[bool, str]:
+def gate(
+    candidate: Mapping[str, float],
+    champion: Mapping[str, float] | None,
+    metrics: Sequence[str],
+    tolerance: float,
+) -> tuple[bool, str]:
     """The candidate may replace the champion only if no gate metric is lower (beyond the tolerance)."""
     if champion is None:
         return True, "no champion yet"
@@ -282,7 +348,14 @@ def registered_version(client: MlflowClient, name: str, run_id: str) -> ModelVer
     return max(versions, key=lambda v: int(v.version)) if versions else None
 
 
-def register(run_id: str, model_uri: str, name: str, gate_metrics: Sequence[str], tolerance: float, prefix: str = "test_") -> dict[str, Any]:
+def register(
+    run_id: str,
+    model_uri: str,
+    name: str,
+    gate_metrics: Sequence[str],
+    tolerance: float,
+    prefix: str = "test_",
+) -> dict[str, Any]:
     """Register the run's model as a version (once: a run registered before keeps its version), alias it
     `candidate`, promote it if it passes the gate."""
     client = MlflowClient()
@@ -292,7 +365,9 @@ def register(run_id: str, model_uri: str, name: str, gate_metrics: Sequence[str]
     champion = version_metrics(client, name, CHAMPION)
     promoted, reason = gate(
         {m: candidate[prefix + m] for m in gate_metrics},
-        None if champion is None else {m: champion[prefix + m] for m in gate_metrics if prefix + m in champion},
+        None
+        if champion is None
+        else {m: champion[prefix + m] for m in gate_metrics if prefix + m in champion},
         gate_metrics,
         tolerance,
     )

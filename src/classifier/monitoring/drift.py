@@ -49,14 +49,21 @@ def hashed(tokens: Sequence[str]) -> sp.csr_matrix:
 
 
 def build_reference(
-    frame: pd.DataFrame, predicted: pd.DataFrame, tokens: list[str], sample_size: int, seed: int, min_df: int = 2
+    frame: pd.DataFrame,
+    predicted: pd.DataFrame,
+    tokens: list[str],
+    sample_size: int,
+    seed: int,
+    min_df: int = 2,
 ) -> tuple[dict[str, Any], sp.csr_matrix]:
     """Profile of the training data from out-of-fold predictions (what new data will look like)."""
     document_frequency = Counter(t for doc in tokens for t in set(doc.split()))
     vocabulary = {t: n for t, n in document_frequency.items() if n >= min_df}
     # Leave-one-out: a token of this document that the other documents hold fewer than min_df times
     # would be out of vocabulary for it, as unseen tokens are for new mail.
-    singles = [sum(document_frequency[t] <= min_df for t in doc.split()) / max(1, len(doc.split())) for doc in tokens]
+    singles = [
+        sum(document_frequency[t] <= min_df for t in doc.split()) / max(1, len(doc.split())) for doc in tokens
+    ]
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(tokens), size=min(sample_size, len(tokens)), replace=False))
     profile = {
@@ -93,8 +100,12 @@ def save_reference(directory: str | Path, profile: Mapping[str, Any], sample: sp
 def load_reference(directory: str | Path) -> tuple[dict[str, Any], sp.csr_matrix]:
     directory = Path(directory)
     if not (directory / REFERENCE_FILE).is_file():
-        raise FileNotFoundError(f"{directory}: no {REFERENCE_FILE}; the training stage writes it next to the model")
-    return json.loads((directory / REFERENCE_FILE).read_text(encoding="utf-8")), sp.load_npz(directory / SAMPLE_FILE)
+        raise FileNotFoundError(
+            f"{directory}: no {REFERENCE_FILE}; the training stage writes it next to the model"
+        )
+    return json.loads((directory / REFERENCE_FILE).read_text(encoding="utf-8")), sp.load_npz(
+        directory / SAMPLE_FILE
+    )
 
 
 # --- statistics ------------------------------------------------------------------------------
@@ -126,7 +137,9 @@ def domain_auc(reference: sp.csr_matrix, current: sp.csr_matrix, seed: int) -> f
     X.data = np.log1p(X.data)
     y = np.r_[np.zeros(reference.shape[0]), np.ones(current.shape[0])]
     folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-    scores = cross_val_predict(LogisticRegression(C=1.0, max_iter=1000, solver="liblinear"), X, y, cv=folds, method="predict_proba")[:, 1]
+    scores = cross_val_predict(
+        LogisticRegression(C=1.0, max_iter=1000, solver="liblinear"), X, y, cv=folds, method="predict_proba"
+    )[:, 1]
     return float(roc_auc_score(y, scores))
 
 
@@ -160,30 +173,49 @@ class DriftReport:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"rows": self.rows, "drift": self.drift, "checks": [asdict(c) for c in self.checks],
-             "performance": self.performance, "new_terms": self.new_terms, "windows": self.windows},
-            ensure_ascii=False, indent=2,
+            {
+                "rows": self.rows,
+                "drift": self.drift,
+                "checks": [asdict(c) for c in self.checks],
+                "performance": self.performance,
+                "new_terms": self.new_terms,
+                "windows": self.windows,
+            },
+            ensure_ascii=False,
+            indent=2,
         )
 
 
-def distribution_check(name: str, reference: Mapping[str, float], current: pd.Series, labels: Sequence[str], limits: DriftConfig) -> Check:
+def distribution_check(
+    name: str, reference: Mapping[str, float], current: pd.Series, labels: Sequence[str], limits: DriftConfig
+) -> Check:
     observed = np.array([(current == label).sum() for label in labels], dtype=float)
     expected = np.array([reference[label] for label in labels], dtype=float)
     value = psi(expected, observed / max(1, observed.sum()))
-    chi2 = stats.chisquare(observed + 0.5, (np.clip(expected, 1e-4, None) / np.clip(expected, 1e-4, None).sum()) * (observed.sum() + 0.5 * len(labels)))
+    chi2 = stats.chisquare(
+        observed + 0.5,
+        (np.clip(expected, 1e-4, None) / np.clip(expected, 1e-4, None).sum())
+        * (observed.sum() + 0.5 * len(labels)),
+    )
     drift = value >= limits.psi and chi2.pvalue < limits.p_value
     return Check(name, "PSI", round(value, 4), limits.psi, bool(drift), f"chi-square p={chi2.pvalue:.2g}")
 
 
-def sample_check(name: str, reference: Sequence[float], current: pd.Series, bins: np.ndarray, limits: DriftConfig) -> Check:
+def sample_check(
+    name: str, reference: Sequence[float], current: pd.Series, bins: np.ndarray, limits: DriftConfig
+) -> Check:
     values = pd.to_numeric(current, errors="coerce").dropna().to_numpy()
     ks = stats.ks_2samp(reference, values)
     value = psi(binned(reference, bins), binned(values, bins))
     drift = value >= limits.psi and ks.pvalue < limits.p_value
-    return Check(name, "PSI", round(value, 4), limits.psi, bool(drift), f"KS D={ks.statistic:.3f} p={ks.pvalue:.2g}")
+    return Check(
+        name, "PSI", round(value, 4), limits.psi, bool(drift), f"KS D={ks.statistic:.3f} p={ks.pvalue:.2g}"
+    )
 
 
-def new_terms(vocabulary: Mapping[str, int], tokens: pd.Series, top: int) -> tuple[float, list[tuple[str, int]]]:
+def new_terms(
+    vocabulary: Mapping[str, int], tokens: pd.Series, top: int
+) -> tuple[float, list[tuple[str, int]]]:
     """OOV token rate of the batch and its most frequent unknown terms, person names redacted."""
     known = oov = 0
     unknown: Counter[str] = Counter()
@@ -201,7 +233,9 @@ def new_terms(vocabulary: Mapping[str, int], tokens: pd.Series, top: int) -> tup
     return oov / max(1, known), sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:top]
 
 
-def performance(current: pd.DataFrame, estimators: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def performance(
+    current: pd.DataFrame, estimators: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
     """Measured accuracy and macro-F1 where true labels exist; the unlabeled estimate (mean of the
     calibrated top-label confidence, as NannyML's CBPE does for accuracy) with a 95% interval.
 
@@ -213,11 +247,16 @@ def performance(current: pd.DataFrame, estimators: Mapping[str, Mapping[str, Any
         confidence = pd.to_numeric(current[f"{name}_confidence"], errors="coerce").dropna()
         estimate = float(confidence.mean())
         half_width = 1.96 * math.sqrt(float((confidence * (1 - confidence)).sum())) / max(1, len(confidence))
-        entry = {"estimated_accuracy": round(estimate, 4), "interval": [round(estimate - half_width, 4), round(estimate + half_width, 4)]}
+        entry = {
+            "estimated_accuracy": round(estimate, 4),
+            "interval": [round(estimate - half_width, 4), round(estimate + half_width, 4)],
+        }
         if estimators and name in estimators:
             fitted = AccuracyEstimator.from_dict(estimators[name]).estimate(confidence.to_numpy()).to_dict()
-            entry = {**{k: fitted[k] for k in ("estimated_accuracy", "interval", "method", "level")},
-                     "mean_confidence": round(estimate, 4)}
+            entry = {
+                **{k: fitted[k] for k in ("estimated_accuracy", "interval", "method", "level")},
+                "mean_confidence": round(estimate, 4),
+            }
         truth = f"true_{name}"
         if truth in current and current[truth].astype(str).str.len().gt(0).any():
             labeled = current[current[truth].astype(str).str.len().gt(0) & current[name].notna()]
@@ -241,45 +280,112 @@ def weekly(current: pd.DataFrame, reference: Mapping[str, Any]) -> list[dict[str
     """Per ISO week of `received_at`: volume, urgency PSI against the reference, mean confidence."""
     arrival = pd.to_datetime(current["received_at"], utc=True, errors="coerce", format="ISO8601")
     rows = []
-    for week, part in current.assign(week=arrival.dt.tz_convert("Asia/Tokyo").dt.strftime("%G-W%V")).dropna(subset=["week"]).groupby("week"):
+    for week, part in (
+        current.assign(week=arrival.dt.tz_convert("Asia/Tokyo").dt.strftime("%G-W%V"))
+        .dropna(subset=["week"])
+        .groupby("week")
+    ):
         observed = np.array([(part["urgency"] == u).sum() for u in URGENCIES], dtype=float)
-        rows.append({
-            "week": week, "rows": len(part),
-            "urgency_psi": round(psi([reference["predicted"]["urgency"][u] for u in URGENCIES], observed / max(1, observed.sum())), 4),
-            "topic_psi": round(psi([reference["predicted"]["topic"][t] for t in TOPICS], np.array([(part["topic"] == t).sum() for t in TOPICS]) / max(1, len(part))), 4),
-            "mean_topic_confidence": round(float(pd.to_numeric(part["topic_confidence"], errors="coerce").mean()), 4),
-        })
+        rows.append(
+            {
+                "week": week,
+                "rows": len(part),
+                "urgency_psi": round(
+                    psi(
+                        [reference["predicted"]["urgency"][u] for u in URGENCIES],
+                        observed / max(1, observed.sum()),
+                    ),
+                    4,
+                ),
+                "topic_psi": round(
+                    psi(
+                        [reference["predicted"]["topic"][t] for t in TOPICS],
+                        np.array([(part["topic"] == t).sum() for t in TOPICS]) / max(1, len(part)),
+                    ),
+                    4,
+                ),
+                "mean_topic_confidence": round(
+                    float(pd.to_numeric(part["topic_confidence"], errors="coerce").mean()), 4
+                ),
+            }
+        )
     return rows
 
 
-def compare(profile: Mapping[str, Any], sample: sp.csr_matrix, current: pd.DataFrame, limits: DriftConfig, seed: int = 0) -> DriftReport:
+def compare(
+    profile: Mapping[str, Any],
+    sample: sp.csr_matrix,
+    current: pd.DataFrame,
+    limits: DriftConfig,
+    seed: int = 0,
+) -> DriftReport:
     """Every drift check of a scored batch against the reference profile."""
     scored = current[current["topic"].notna() & current["topic"].astype(str).ne("")]
     checks = [
-        distribution_check("topic distribution", profile["predicted"]["topic"], scored["topic"], TOPICS, limits),
-        distribution_check("urgency distribution", profile["predicted"]["urgency"], scored["urgency"], URGENCIES, limits),
-        sample_check("topic confidence", profile["confidence"]["topic"], scored["topic_confidence"], CONFIDENCE_BINS, limits),
-        sample_check("urgency confidence", profile["confidence"]["urgency"], scored["urgency_confidence"], CONFIDENCE_BINS, limits),
+        distribution_check(
+            "topic distribution", profile["predicted"]["topic"], scored["topic"], TOPICS, limits
+        ),
+        distribution_check(
+            "urgency distribution", profile["predicted"]["urgency"], scored["urgency"], URGENCIES, limits
+        ),
+        sample_check(
+            "topic confidence",
+            profile["confidence"]["topic"],
+            scored["topic_confidence"],
+            CONFIDENCE_BINS,
+            limits,
+        ),
+        sample_check(
+            "urgency confidence",
+            profile["confidence"]["urgency"],
+            scored["urgency_confidence"],
+            CONFIDENCE_BINS,
+            limits,
+        ),
         sample_check("text length", profile["length"], scored["text_length"], LENGTH_BINS, limits),
     ]
     terms: list[tuple[str, int]] = []
     if "tokens" in scored:
         tokens = scored["tokens"].fillna("").astype(str)
         rate, terms = new_terms(profile["vocabulary"], tokens, limits.new_terms)
-        checks.append(Check("out-of-vocabulary rate", "OOV rate", round(rate, 4), round(profile["oov_rate"] + limits.oov_increase, 4),
-                            bool(rate >= profile["oov_rate"] + limits.oov_increase), f"reference {profile['oov_rate']:.3f}"))
+        checks.append(
+            Check(
+                "out-of-vocabulary rate",
+                "OOV rate",
+                round(rate, 4),
+                round(profile["oov_rate"] + limits.oov_increase, 4),
+                bool(rate >= profile["oov_rate"] + limits.oov_increase),
+                f"reference {profile['oov_rate']:.3f}",
+            )
+        )
         rng = np.random.default_rng(seed)
         pick = np.sort(rng.choice(len(tokens), size=min(len(tokens), sample.shape[0]), replace=False))
         current_sample = hashed(tokens.iloc[pick].tolist())
         auc = domain_auc(sample, current_sample, seed)
         threshold = auc_threshold(sample.shape[0], current_sample.shape[0], limits.domain_auc)
-        checks.append(Check("text (domain classifier)", "ROC-AUC", round(auc, 4), round(threshold, 4), bool(auc >= threshold),
-                            f"{sample.shape[0]} reference vs {current_sample.shape[0]} current documents"))
+        checks.append(
+            Check(
+                "text (domain classifier)",
+                "ROC-AUC",
+                round(auc, 4),
+                round(threshold, 4),
+                bool(auc >= threshold),
+                f"{sample.shape[0]} reference vs {current_sample.shape[0]} current documents",
+            )
+        )
     perf = performance(scored, profile.get("estimators"))
     for name in LABEL_COLUMNS:
         expected = profile["accuracy"][name]
         value = perf[name].get("accuracy", perf[name]["estimated_accuracy"])
         kind = "accuracy" if "accuracy" in perf[name] else "estimated accuracy"
-        checks.append(Check(f"{name} performance", kind, round(value, 4), round(expected - limits.accuracy_drop, 4),
-                            bool(value < expected - limits.accuracy_drop), f"reference {expected:.3f}"))
+        checks.append(
+            Check(
+                f"{name} performance",
+                kind,
+                round(value, 4),
+                round(expected - limits.accuracy_drop, 4),
+                bool(value < expected - limits.accuracy_drop),
+                f"reference {expected:.3f}",
+            )
+        )
     return DriftReport(len(current), checks, perf, terms, weekly(scored, profile))

@@ -50,8 +50,13 @@ class Estimate:
         return self.low <= accuracy <= self.high
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "estimated_accuracy": round(self.point, 4),
-                "interval": [round(self.low, 4), round(self.high, 4)], "level": self.level, "rows": self.rows}
+        return {
+            "method": self.method,
+            "estimated_accuracy": round(self.point, 4),
+            "interval": [round(self.low, 4), round(self.high, 4)],
+            "level": self.level,
+            "rows": self.rows,
+        }
 
 
 def _as_array(values: Sequence[float] | np.ndarray | pd.Series, name: str) -> np.ndarray:
@@ -86,13 +91,17 @@ class AccuracyEstimator:
 
     # -- shared --------------------------------------------------------------------------------
 
-    def fit(self, confidence: Sequence[float], correct: Sequence[bool], groups: Sequence[Any] | None = None) -> AccuracyEstimator:
+    def fit(
+        self, confidence: Sequence[float], correct: Sequence[bool], groups: Sequence[Any] | None = None
+    ) -> AccuracyEstimator:
         """Fit on out-of-fold confidences and whether each prediction was right. With `groups` (the
         writer of each row), the shift variance comes from leaving each writer out in turn."""
         confidence = _as_array(confidence, "fit")
         correct = np.asarray(correct, dtype=bool)
         if len(confidence) != len(correct) or len(confidence) == 0:
-            raise ValueError(f"fit: {len(confidence)} confidences and {len(correct)} correctness flags; need equal and > 0")
+            raise ValueError(
+                f"fit: {len(confidence)} confidences and {len(correct)} correctness flags; need equal and > 0"
+            )
         if groups is not None:
             self.shift_sd = self._shift_sd(confidence, correct, np.asarray(groups))
         self._fit_point(confidence, correct)
@@ -126,14 +135,23 @@ class AccuracyEstimator:
         point = self._point(confidence)
         z = float(stats.norm.ppf(0.5 + self.level / 2))
         half = z * math.sqrt(self._sampling_variance(confidence) + self.shift_sd**2)
-        return Estimate(self.method, point, max(0.0, point - half), min(1.0, point + half), len(confidence), self.level)
+        return Estimate(
+            self.method, point, max(0.0, point - half), min(1.0, point + half), len(confidence), self.level
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "level": self.level, "shift_sd": round(self.shift_sd, 6), **self._state()}
+        return {
+            "method": self.method,
+            "level": self.level,
+            "shift_sd": round(self.shift_sd, 6),
+            **self._state(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AccuracyEstimator:
-        kinds = {kind.method: kind for kind in (MeanConfidence, ThresholdedConfidence, DifferenceOfConfidences)}
+        kinds = {
+            kind.method: kind for kind in (MeanConfidence, ThresholdedConfidence, DifferenceOfConfidences)
+        }
         if data.get("method") not in kinds:
             raise ValueError(f"estimator: unknown method {data.get('method')!r}; known: {', '.join(kinds)}")
         estimator = kinds[data["method"]](level=float(data["level"]), shift_sd=float(data["shift_sd"]))
@@ -197,10 +215,19 @@ class DifferenceOfConfidences(AccuracyEstimator):
         self.mean_confidence = 1.0
         self.slope = 1.0
 
-    def fit(self, confidence: Sequence[float], correct: Sequence[bool], groups: Sequence[Any] | None = None) -> AccuracyEstimator:
+    def fit(
+        self, confidence: Sequence[float], correct: Sequence[bool], groups: Sequence[Any] | None = None
+    ) -> AccuracyEstimator:
         if groups is not None:
-            conf, right, keys = _as_array(confidence, "fit"), np.asarray(correct, dtype=bool), np.asarray(groups)
-            moves = [(conf[keys == g].mean() - conf.mean(), right[keys == g].mean() - right.mean()) for g in pd.unique(keys)]
+            conf, right, keys = (
+                _as_array(confidence, "fit"),
+                np.asarray(correct, dtype=bool),
+                np.asarray(groups),
+            )
+            moves = [
+                (conf[keys == g].mean() - conf.mean(), right[keys == g].mean() - right.mean())
+                for g in pd.unique(keys)
+            ]
             dx, dy = np.array(moves).T
             self.slope = float(np.dot(dx, dy) / np.dot(dx, dx)) if np.dot(dx, dx) > 0 else 1.0
         return super().fit(confidence, correct, groups)
@@ -209,13 +236,17 @@ class DifferenceOfConfidences(AccuracyEstimator):
         self.accuracy, self.mean_confidence = float(correct.mean()), float(confidence.mean())
 
     def _point(self, confidence: np.ndarray) -> float:
-        return float(np.clip(self.accuracy + self.slope * (confidence.mean() - self.mean_confidence), 0.0, 1.0))
+        return float(
+            np.clip(self.accuracy + self.slope * (confidence.mean() - self.mean_confidence), 0.0, 1.0)
+        )
 
     def _state(self) -> dict[str, Any]:
         return {"accuracy": self.accuracy, "mean_confidence": self.mean_confidence, "slope": self.slope}
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
-        self.accuracy, self.mean_confidence, self.slope = (float(state[k]) for k in ("accuracy", "mean_confidence", "slope"))
+        self.accuracy, self.mean_confidence, self.slope = (
+            float(state[k]) for k in ("accuracy", "mean_confidence", "slope")
+        )
 
 
 METHODS: dict[str, type[AccuracyEstimator]] = {
@@ -224,7 +255,10 @@ METHODS: dict[str, type[AccuracyEstimator]] = {
 
 
 def fit_estimators(
-    truth: pd.DataFrame, out_of_fold: pd.DataFrame, groups: Sequence[Any] | None, method: str = "ATC",
+    truth: pd.DataFrame,
+    out_of_fold: pd.DataFrame,
+    groups: Sequence[Any] | None,
+    method: str = "ATC",
     level: float = DEFAULT_LEVEL,
 ) -> dict[str, dict[str, Any]]:
     """One fitted estimator per head, as dicts for the drift reference: `truth` holds the labels,
@@ -232,7 +266,9 @@ def fit_estimators(
     fitted = {}
     for name in LABEL_COLUMNS:
         correct = truth[name].to_numpy() == out_of_fold[name].to_numpy()
-        estimator = METHODS[method](level=level).fit(out_of_fold[f"{name}_confidence"].to_numpy(), correct, groups)
+        estimator = METHODS[method](level=level).fit(
+            out_of_fold[f"{name}_confidence"].to_numpy(), correct, groups
+        )
         fitted[name] = estimator.to_dict()
     return fitted
 

@@ -57,7 +57,9 @@ def link(keys: pd.DataFrame) -> pd.DataFrame:
             else:
                 first_by_order[key] = i
     arrival = pd.to_datetime(keys["received_at"], utc=True, errors="coerce", format="ISO8601")
-    frame = pd.DataFrame({"group": [groups.find(i) for i in range(len(keys))], "arrival": arrival, "id": keys["id"]})
+    frame = pd.DataFrame(
+        {"group": [groups.find(i) for i in range(len(keys))], "arrival": arrival, "id": keys["id"]}
+    )
     frame = frame.sort_values(["group", "arrival"], kind="stable", na_position="last")
     frame["contact_number"] = frame.groupby("group").cumcount() + 1
     first_id = frame.groupby("group")["id"].transform("first")

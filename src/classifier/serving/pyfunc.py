@@ -40,7 +40,9 @@ class TriageModel(mlflow.pyfunc.PythonModel):
         # The SLA hours of the params.yaml the model was logged with: a served model answers with them.
         self.sla = SlaConfig.model_validate((context.model_config or {})["sla"])
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         assert self.scorer is not None and self.sla is not None, "load_context was not called"
         return score_request(self.scorer, pd.DataFrame(model_input), self.sla)
 

@@ -20,7 +20,9 @@ def joint_confidence(predicted: Mapping[str, Any]) -> Any:
 
 
 def guarded(predicted: Mapping[str, Any], high_guard: float) -> np.ndarray:
-    return (np.asarray(predicted["urgency"], dtype=object) != "high") & (np.asarray(predicted["p_high"]) >= high_guard)
+    return (np.asarray(predicted["urgency"], dtype=object) != "high") & (
+        np.asarray(predicted["p_high"]) >= high_guard
+    )
 
 
 def both_correct(truth: pd.DataFrame, predicted: pd.DataFrame) -> pd.Series:
@@ -51,7 +53,11 @@ def choose_thresholds(
     """The lowest threshold whose auto share reaches the target accuracy (1.01: everything to review)."""
     curve = coverage_curve(truth, predicted, high_guard)
     reaching = curve[curve["accuracy"].ge(target_accuracy)]
-    chosen = reaching.iloc[0] if len(reaching) else pd.Series({"threshold": 1.01, "coverage": 0.0, "accuracy": float("nan")})
+    chosen = (
+        reaching.iloc[0]
+        if len(reaching)
+        else pd.Series({"threshold": 1.01, "coverage": 0.0, "accuracy": float("nan")})
+    )
     return {
         "auto_confidence": float(chosen["threshold"]),
         "high_guard": float(high_guard),

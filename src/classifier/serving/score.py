@@ -44,12 +44,40 @@ from classifier.text import order_numbers, redact
 
 URGENCY_ORDER = {"high": 0, "medium": 1, "low": 2}
 OUTPUT_COLUMNS = (
-    "queue_position", "id", "received_at", "subject", "topic", "topic_confidence", "urgency",
-    "urgency_confidence", "p_high", "colour", "route", "route_reason", "explanation", "follow_up_of",
-    "contact_number", "due_by", "model_version", "error", "text_length", "true_topic", "true_urgency",
+    "queue_position",
+    "id",
+    "received_at",
+    "subject",
+    "topic",
+    "topic_confidence",
+    "urgency",
+    "urgency_confidence",
+    "p_high",
+    "colour",
+    "route",
+    "route_reason",
+    "explanation",
+    "follow_up_of",
+    "contact_number",
+    "due_by",
+    "model_version",
+    "error",
+    "text_length",
+    "true_topic",
+    "true_urgency",
 )
 DRIFT_COLUMNS = ("tokens",)
-KEY_COLUMNS = ("id", "received_at", "topic", "urgency", "route", "route_reason", "in_reply_to", "references", "orders")
+KEY_COLUMNS = (
+    "id",
+    "received_at",
+    "topic",
+    "urgency",
+    "route",
+    "route_reason",
+    "in_reply_to",
+    "references",
+    "orders",
+)
 
 
 def record_errors(frame: pd.DataFrame, first_row: int = 1) -> list[str]:
@@ -86,7 +114,9 @@ def without_oversized_texts(chunk: pd.DataFrame, max_chars: int, first_row: int)
     for row, columns in over.items():
         lengths = ", ".join(f"field '{c}': {len(chunk.at[row, c]):,} characters" for c in columns)
         if not chunk.at[row, "input_error"]:
-            chunk.at[row, "input_error"] = f"row {first_row + row}, {lengths}, over the limit of {max_chars:,} (params.yaml limits.max_text_chars): not scored"
+            chunk.at[row, "input_error"] = (
+                f"row {first_row + row}, {lengths}, over the limit of {max_chars:,} (params.yaml limits.max_text_chars): not scored"
+            )
         for column in columns:
             chunk.at[row, column] = ""
     return chunk
@@ -103,7 +133,9 @@ def queue_positions(urgency: pd.Series, received_at: pd.Series) -> pd.Series:
     """1-based position: urgency tier first, then oldest first; unscored records last."""
     tier = urgency.map(URGENCY_ORDER).fillna(len(URGENCY_ORDER))
     arrival = pd.to_datetime(received_at, utc=True, errors="coerce", format="ISO8601")
-    order = pd.DataFrame({"tier": tier, "arrival": arrival}).sort_values(["tier", "arrival"], kind="stable", na_position="last")
+    order = pd.DataFrame({"tier": tier, "arrival": arrival}).sort_values(
+        ["tier", "arrival"], kind="stable", na_position="last"
+    )
     return pd.Series(range(1, len(order) + 1), index=order.index).reindex(urgency.index)
 
 
@@ -162,7 +194,11 @@ class Scorer:
 
     @classmethod
     def load(
-        cls, source: str | Path, drift_columns: bool = False, limits: Limits = Limits(), scoring: ScoringConfig = ScoringConfig()
+        cls,
+        source: str | Path,
+        drift_columns: bool = False,
+        limits: Limits = Limits(),
+        scoring: ScoringConfig = ScoringConfig(),
     ) -> Scorer:
         """A model directory, or an MLflow URI such as `models:/inquiry-triage@champion`."""
         if str(source).startswith("models:/"):
@@ -174,14 +210,25 @@ class Scorer:
             pipeline, metadata = tracking.load(str(source))
             return cls(pipeline, metadata, str(source), drift_columns, limits, scoring)
         pipeline, metadata = model.load(source)
-        return cls(pipeline, metadata, f"{source}#sha256:{metadata['model_sha256'][:12]}", drift_columns, limits, scoring)
+        return cls(
+            pipeline,
+            metadata,
+            f"{source}#sha256:{metadata['model_sha256'][:12]}",
+            drift_columns,
+            limits,
+            scoring,
+        )
 
     def predict(self, texts: list[str], deadlines: list[str]) -> dict[str, Any]:
         """Predictions, explanations and routes of the `inquiry_texts` of some records and their
         deadline markers, as arrays."""
         predicted = model.predict_columns(self.pipeline, texts, deadlines, self.explainer)
         routes = routing.route(predicted, self.metadata["routing"])
-        return {**predicted, "route": routes["route"].to_numpy(), "route_reason": routes["route_reason"].to_numpy()}
+        return {
+            **predicted,
+            "route": routes["route"].to_numpy(),
+            "route_reason": routes["route_reason"].to_numpy(),
+        }
 
     def score_chunk(self, chunk: pd.DataFrame) -> pd.DataFrame:
         """Predictions, routes and errors of one chunk; batch-wide columns are filled by `finalize`."""
@@ -198,12 +245,22 @@ class Scorer:
         chunk = materialize(chunk, self.limits.max_mime_depth)
         missing = [c for c in contract.REQUIRED_FOR_SCORING if c not in chunk.columns]
         if missing:
-            raise contract.InquiryDataError("input", [contract.Problem(None, c, "missing column") for c in missing])
+            raise contract.InquiryDataError(
+                "input", [contract.Problem(None, c, "missing column") for c in missing]
+            )
         first_row = first_record_number(chunk)
         chunk = chunk.reset_index(drop=True)
         if "id" not in chunk:
             chunk["id"] = [f"row{n}" for n in range(first_row, first_row + len(chunk))]
-        for column in ("subject", "received_at", "in_reply_to", "references", "input_error", "topic", "urgency"):
+        for column in (
+            "subject",
+            "received_at",
+            "in_reply_to",
+            "references",
+            "input_error",
+            "topic",
+            "urgency",
+        ):
             if column not in chunk:
                 chunk[column] = ""
         lengths = list(map(len, chunk["body"].tolist()))
@@ -222,7 +279,9 @@ class Scorer:
             if len(scorable) == len(texts):
                 predicted = self.predict(texts, deadlines)
             else:
-                predicted = self.predict([texts[row] for row in scorable], [deadlines[row] for row in scorable])
+                predicted = self.predict(
+                    [texts[row] for row in scorable], [deadlines[row] for row in scorable]
+                )
             result.update({name: _spread(values, scorable, len(texts)) for name, values in predicted.items()})
         result["model_version"] = [self.version] * len(texts)
         result["text_length"] = lengths
@@ -261,7 +320,9 @@ def request_frame(frame: pd.DataFrame) -> pd.DataFrame:
         text["id"] = [f"row{n}" for n in range(1, len(frame) + 1)]
     for row, fields in broken.items():
         text.at[row, "body"] = ""
-        text.at[row, "input_error"] = f"row {row + 1}, {', '.join(fields)}: not valid Unicode (a lone surrogate); not scored"
+        text.at[row, "input_error"] = (
+            f"row {row + 1}, {', '.join(fields)}: not valid Unicode (a lone surrogate); not scored"
+        )
     return text
 
 
@@ -316,7 +377,9 @@ def rendered(frame: pd.DataFrame, suffix: str, header: bool, csv_escape: bool = 
     if suffix == ".csv":
         # CRLF rows as RFC 4180 and Excel have them: the csv writer quotes only values holding a character
         # of the line terminator, and with "\n" alone a bare CR in a value (an id) would split its row.
-        return (csv_safe(frame) if csv_escape else frame).to_csv(index=False, header=header, lineterminator="\r\n")
+        return (csv_safe(frame) if csv_escape else frame).to_csv(
+            index=False, header=header, lineterminator="\r\n"
+        )
     if suffix == ".parquet":  # text as pandas' string columns, the Parquet schema of every part
         return frame.astype({name: "str" for name, dtype in frame.dtypes.items() if dtype == object})
     return frame.to_json(orient="records", lines=True, force_ascii=False)
@@ -358,9 +421,13 @@ def _typed(columns: Mapping[str, Any]) -> pd.DataFrame:
     typed = {}
     for name, values in columns.items():
         if name in FLOAT_COLUMNS:
-            typed[name] = pd.Series(pd.to_numeric(np.asarray(values, dtype=object), errors="coerce"), dtype="float64")
+            typed[name] = pd.Series(
+                pd.to_numeric(np.asarray(values, dtype=object), errors="coerce"), dtype="float64"
+            )
         elif name in INT_COLUMNS:
-            typed[name] = pd.Series(pd.to_numeric(np.asarray(values, dtype=object), errors="coerce"), dtype="Int64")
+            typed[name] = pd.Series(
+                pd.to_numeric(np.asarray(values, dtype=object), errors="coerce"), dtype="Int64"
+            )
         else:
             typed[name] = pd.Series([v if isinstance(v, str) else "" for v in _as_list(values)], dtype=object)
     return pd.DataFrame(typed)
@@ -424,7 +491,9 @@ def render_part(
     return rendered(typed, suffix, header, csv_escape), typed[typed["queue_position"] <= top]
 
 
-def decided(scored: dict[str, Any], decisions: pd.DataFrame, columns: tuple[str, ...], sla_config: SlaConfig) -> pd.DataFrame:
+def decided(
+    scored: dict[str, Any], decisions: pd.DataFrame, columns: tuple[str, ...], sla_config: SlaConfig
+) -> pd.DataFrame:
     """Scored columns (`Scorer.score_columns`) with their batch-wide decisions and deadlines, as the
     typed frame every output is written from (the CLI's files, the MLflow pyfunc, Spark)."""
     scored = {**scored, **{name: values.tolist() for name, values in decisions.items()}}
@@ -456,7 +525,9 @@ class _Pool:
 
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context(self.start_method)
-        return ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_start_worker, initargs=(self.scorer, os.getpid()))
+        return ProcessPoolExecutor(
+            self.jobs, mp_context=context, initializer=_start_worker, initargs=(self.scorer, os.getpid())
+        )
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future:
         return self.executor.submit(function, *args)
@@ -484,7 +555,11 @@ def _workers(scorer: Scorer, jobs: int, start_method: str) -> Iterator[_Pool | N
 
 
 def _in_order(
-    pool: _Pool | None, function: Callable[..., Any], calls: Iterable[tuple], jobs: int, recover: Callable[..., Any]
+    pool: _Pool | None,
+    function: Callable[..., Any],
+    calls: Iterable[tuple],
+    jobs: int,
+    recover: Callable[..., Any],
 ) -> Iterator[Any]:
     """function(*call) for each call, in order; in the pool with at most 2 x jobs calls in flight,
     so memory stays bounded however long the input is. When a worker dies, the pool is replaced,
@@ -503,7 +578,12 @@ def _in_order(
         yield _next_result(pool, pending, function, recover)
 
 
-def _next_result(pool: _Pool, pending: deque[tuple[tuple, Future]], function: Callable[..., Any], recover: Callable[..., Any]) -> Any:
+def _next_result(
+    pool: _Pool,
+    pending: deque[tuple[tuple, Future]],
+    function: Callable[..., Any],
+    recover: Callable[..., Any],
+) -> Any:
     call, future = pending.popleft()
     try:
         return future.result()
@@ -521,7 +601,7 @@ def _score_in_child(scorer: Scorer, record: pd.DataFrame, part: Path, parent: in
     _die_with_parent(parent)
     try:
         score_to_part(scorer, record, part)
-    except Exception:  # noqa: BLE001 - reported by the exit code on the record's row, not as a traceback
+    except Exception:
         os._exit(1)
 
 
@@ -535,10 +615,14 @@ def died_record(record: pd.DataFrame, exitcode: int) -> pd.DataFrame:
         record_id = str(record["id"].iloc[0]) if "id" in record else f"row{row}"
     how = f"signal {signal.Signals(-exitcode).name}" if exitcode < 0 else f"exit code {exitcode}"
     error = f"row {row}: the scoring process died on this record ({how}); not scored"
-    return pd.DataFrame({"id": [record_id], "body": [""], "input_error": [error]}, index=pd.RangeIndex(row - 1, row))
+    return pd.DataFrame(
+        {"id": [record_id], "body": [""], "input_error": [error]}, index=pd.RangeIndex(row - 1, row)
+    )
 
 
-def score_record_by_record(scorer: Scorer, chunk: pd.DataFrame, part: Path, start_method: str) -> pd.DataFrame:
+def score_record_by_record(
+    scorer: Scorer, chunk: pd.DataFrame, part: Path, start_method: str
+) -> pd.DataFrame:
     """`score_to_part` for a chunk whose worker died: each record in a process of its own, so the
     record that kills its process again gets that as its `error` and the others are scored as
     usual. Slow (a process per record), and only for the chunks a worker died on."""
@@ -555,7 +639,10 @@ def score_record_by_record(scorer: Scorer, chunk: pd.DataFrame, part: Path, star
         with single.open("rb") as spool:
             columns.append(pickle.load(spool))
         single.unlink()
-    merged = {name: [value for part_columns in columns for value in _as_list(part_columns[name])] for name in scorer.part_columns}
+    merged = {
+        name: [value for part_columns in columns for value in _as_list(part_columns[name])]
+        for name in scorer.part_columns
+    }
     with part.open("wb") as spool:
         pickle.dump(merged, spool, protocol=pickle.HIGHEST_PROTOCOL)
     return compact_keys(merged)
@@ -588,7 +675,13 @@ def run_batch(
         calls = ((chunk, Path(scratch) / f"part-{number:06d}.pkl") for number, chunk in enumerate(chunks))
         keys = []
         with tqdm(unit="mail", desc="scoring", disable=None if progress is None else not progress) as bar:
-            for part_keys in _in_order(pool, score, calls, jobs, functools.partial(score_record_by_record, scorer, start_method=start_method)):
+            for part_keys in _in_order(
+                pool,
+                score,
+                calls,
+                jobs,
+                functools.partial(score_record_by_record, scorer, start_method=start_method),
+            ):
                 keys.append(part_keys)
                 bar.update(len(part_keys))
         parts = [Path(scratch) / f"part-{number:06d}.pkl" for number in range(len(keys))]
@@ -596,21 +689,38 @@ def run_batch(
         decisions = queue_decisions(all_keys)
         offsets = np.cumsum([0, *map(len, keys)])
         calls = (
-            (part, decisions.iloc[start:end].reset_index(drop=True), scorer.columns, sla_config, suffix, number == 0, top, csv_escape)
+            (
+                part,
+                decisions.iloc[start:end].reset_index(drop=True),
+                scorer.columns,
+                sla_config,
+                suffix,
+                number == 0,
+                top,
+                csv_escape,
+            )
             for number, (part, start, end) in enumerate(zip(parts, offsets[:-1], offsets[1:]))
         )
         temporary = Path(scratch) / f"output{suffix}"
         writer = _Writer(temporary, suffix)
         heads = []
-        for text, head in _in_order(pool, render_part, calls, jobs, render_part):  # rendering runs no native code: the parent can redo it
+        for text, head in _in_order(
+            pool, render_part, calls, jobs, render_part
+        ):  # rendering runs no native code: the parent can redo it
             writer.write(text)
             heads.append(head)
         if not parts:
-            writer.write(rendered(_typed(pd.DataFrame(columns=list(scorer.columns))), suffix, True, csv_escape))
+            writer.write(
+                rendered(_typed(pd.DataFrame(columns=list(scorer.columns))), suffix, True, csv_escape)
+            )
         writer.close()
         os.replace(temporary, output)
     summary = summarize(decisions, all_keys, time.perf_counter() - started)
-    summary["top"] = pd.concat(heads).sort_values("queue_position") if heads else pd.DataFrame(columns=list(scorer.columns))
+    summary["top"] = (
+        pd.concat(heads).sort_values("queue_position")
+        if heads
+        else pd.DataFrame(columns=list(scorer.columns))
+    )
     return summary
 
 
@@ -624,7 +734,9 @@ def _scratch_directory(output: Path) -> tempfile.TemporaryDirectory:
     next run into that folder on the same machine. Its name holds the run's process id and host."""
     _remove_stale_scratch(output.parent)
     try:
-        return tempfile.TemporaryDirectory(prefix=f".scoring-{os.getpid()}@{socket.gethostname()}-", dir=output.parent)
+        return tempfile.TemporaryDirectory(
+            prefix=f".scoring-{os.getpid()}@{socket.gethostname()}-", dir=output.parent
+        )
     except OSError as error:
         raise OSError(error.errno, f"cannot write to the folder {output.parent} ({error.strerror})") from None
 
@@ -659,7 +771,9 @@ def compact_keys(scored: Mapping[str, Any]) -> pd.DataFrame:
 
 def _arrow_text(values: list[Any]) -> pd.arrays.ArrowStringArray:
     """Strings as an Arrow-backed array, missing values (None, NaN) as <NA>."""
-    return pd.arrays.ArrowStringArray(pa.array([v if isinstance(v, str) else None for v in values], type=pa.large_string()))
+    return pd.arrays.ArrowStringArray(
+        pa.array([v if isinstance(v, str) else None for v in values], type=pa.large_string())
+    )
 
 
 def _spread(values: Any, rows: list[int], size: int) -> Any:
@@ -673,7 +787,7 @@ def _spread(values: Any, rows: list[int], size: int) -> Any:
 
 def summarize(final: pd.DataFrame, keys: pd.DataFrame, seconds: float) -> dict[str, Any]:
     return {
-        "records": int(len(final)),
+        "records": len(final),
         "colours": {c: int(final["colour"].eq(c).sum()) for c in ("red", "orange", "green")},
         "review": int(final["route"].eq("review").sum()),
         "follow_ups": int(final["follow_up_of"].ne("").sum()),

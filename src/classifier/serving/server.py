@@ -44,7 +44,11 @@ def request_table(payload: Any) -> pd.DataFrame:
         raise RequestError("the body must be a JSON object with 'dataframe_split' or 'dataframe_records'")
     if "dataframe_split" in payload:
         split = payload["dataframe_split"]
-        if not isinstance(split, dict) or not isinstance(split.get("columns"), list) or not isinstance(split.get("data"), list):
+        if (
+            not isinstance(split, dict)
+            or not isinstance(split.get("columns"), list)
+            or not isinstance(split.get("data"), list)
+        ):
             raise RequestError("'dataframe_split' must have a 'columns' list and a 'data' list of rows")
         if any(not isinstance(row, list) or len(row) != len(split["columns"]) for row in split["data"]):
             raise RequestError("every row of 'dataframe_split.data' must be a list as long as 'columns'")
@@ -71,7 +75,13 @@ def predictions(frame: pd.DataFrame) -> list[dict[str, Any]]:
 class TriageServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], scorer: Scorer, sla: SlaConfig, max_request_bytes: int = MAX_REQUEST_BYTES):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        scorer: Scorer,
+        sla: SlaConfig,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+    ):
         super().__init__(address, _Handler)
         self.scorer, self.sla, self.max_request_bytes = scorer, sla, max_request_bytes
         self.lock = threading.Lock()  # one MeCab tagger, one thread at a time
@@ -104,8 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
             length = -1
         if length < 0 or length > self.server.max_request_bytes:
             self.close_connection = True
-            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE if length > 0 else HTTPStatus.BAD_REQUEST,
-                       {"error": f"Content-Length must be 0..{self.server.max_request_bytes} bytes"})
+            self._send(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE if length > 0 else HTTPStatus.BAD_REQUEST,
+                {"error": f"Content-Length must be 0..{self.server.max_request_bytes} bytes"},
+            )
             return
         try:
             frame = request_table(json.loads(self.rfile.read(length).decode("utf-8")))
@@ -123,12 +135,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         log.info("%s %s", self.address_string(), format % args)  # method, path, status: no content
 
 
 def serve(scorer: Scorer, sla: SlaConfig, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Answer until interrupted."""
     with TriageServer((host, port), scorer, sla) as server:
-        log.info("serving %s on http://%s:%d (POST /score, GET /health)", scorer.version, host, server.server_address[1])
+        log.info(
+            "serving %s on http://%s:%d (POST /score, GET /health)",
+            scorer.version,
+            host,
+            server.server_address[1],
+        )
         server.serve_forever()

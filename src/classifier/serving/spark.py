@@ -57,10 +57,21 @@ from classifier.serving.score import (
 
 ROW = "_row"  # the CLI's record number (1-based, input order)
 NULLABLE_KEYS = ("topic", "urgency", "route", "route_reason")
-DECISION_COLUMNS = ("urgency", "colour", "route", "route_reason", "follow_up_of", "contact_number", "queue_position", "due_by")
+DECISION_COLUMNS = (
+    "urgency",
+    "colour",
+    "route",
+    "route_reason",
+    "follow_up_of",
+    "contact_number",
+    "queue_position",
+    "due_by",
+)
 # Rows per partition: enough to amortize a batch's fixed costs, small enough to spread 1M rows over many tasks.
 ROWS_PER_PARTITION = 50_000
-_MID_BITS = 33  # monotonically_increasing_id: partition id in the upper 31 bits, record in partition in the lower 33
+_MID_BITS = (
+    33  # monotonically_increasing_id: partition id in the upper 31 bits, record in partition in the lower 33
+)
 
 
 def session(master: str | None = None, app_name: str = "inquiry-triage") -> Any:
@@ -68,9 +79,13 @@ def session(master: str | None = None, app_name: str = "inquiry-triage") -> Any:
     spark-submit the cluster's master is used."""
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName(app_name).config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    builder = SparkSession.builder.appName(app_name).config(
+        "spark.sql.execution.arrow.pyspark.enabled", "true"
+    )
     # BLAS threads oversubscribe the cores Spark already fills with one task each.
-    builder = builder.config("spark.executorEnv.OMP_NUM_THREADS", "1").config("spark.sql.session.timeZone", "UTC")
+    builder = builder.config("spark.executorEnv.OMP_NUM_THREADS", "1").config(
+        "spark.sql.session.timeZone", "UTC"
+    )
     if master:
         builder = builder.master(master)
     return builder.getOrCreate()
@@ -80,7 +95,13 @@ def _part_schema(columns: tuple[str, ...]) -> Any:
     from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
     def kind(name: str) -> Any:
-        return DoubleType() if name in FLOAT_COLUMNS else LongType() if name in INT_COLUMNS or name == ROW else StringType()
+        return (
+            DoubleType()
+            if name in FLOAT_COLUMNS
+            else LongType()
+            if name in INT_COLUMNS or name == ROW
+            else StringType()
+        )
 
     return StructType([StructField(name, kind(name), True) for name in columns])
 
@@ -101,7 +122,9 @@ def _scorer(files: dict[str, bytes], version: str, limits: Limits) -> Scorer:
     return _worker[key]
 
 
-def _score_partition(batches: Iterator[pd.DataFrame], files: Any, version: str, limits: Limits) -> Iterator[pd.DataFrame]:
+def _score_partition(
+    batches: Iterator[pd.DataFrame], files: Any, version: str, limits: Limits
+) -> Iterator[pd.DataFrame]:
     scorer = _scorer(files.value, version, limits)
     part_columns = (*scorer.part_columns, ROW)
     for batch in batches:
@@ -115,8 +138,12 @@ def _score_partition(batches: Iterator[pd.DataFrame], files: Any, version: str, 
         scored["orders"] = [" ".join(numbers) for numbers in scored["orders"]]
         scored[ROW] = rows
         typed = _typed({name: scored[name] for name in scorer.part_columns})
-        for name in NULLABLE_KEYS:  # unscored stays null (not ''): the batch-wide decisions tell them apart by it
-            typed[name] = pd.Series([v if isinstance(v, str) else None for v in _as_list(scored[name])], dtype=object)
+        for (
+            name
+        ) in NULLABLE_KEYS:  # unscored stays null (not ''): the batch-wide decisions tell them apart by it
+            typed[name] = pd.Series(
+                [v if isinstance(v, str) else None for v in _as_list(scored[name])], dtype=object
+            )
         typed[ROW] = pd.Series(rows, dtype="int64")
         yield typed[list(part_columns)]
 
@@ -148,8 +175,10 @@ def _numbered(frame: Any, name: str) -> tuple[Any, int]:
     starts = spark.createDataFrame(offsets or [(0, 0)], "_part long, _offset long")
     local = F.col("_mid").bitwiseAND(F.lit((1 << _MID_BITS) - 1))
     numbered = (
-        with_id.withColumn("_part", part).join(F.broadcast(starts), "_part")
-        .withColumn(ROW, F.col("_offset") + local + F.lit(1)).drop("_mid", "_part", "_offset")
+        with_id.withColumn("_part", part)
+        .join(F.broadcast(starts), "_part")
+        .withColumn(ROW, F.col("_offset") + local + F.lit(1))
+        .drop("_mid", "_part", "_offset")
     )
     if "id" not in frame.columns:
         numbered = numbered.withColumn("id", F.concat(F.lit(f"{name}:row"), F.col(ROW).cast("string")))
@@ -180,25 +209,38 @@ def score_parquet(
         model_dir, version = _resolve_model(model_source, scratch)
         metadata = model.read_metadata(model_dir)
         model.load(model_dir)  # refused here, before any task starts, when the checksum or types are wrong
-        files = {name: (model_dir / name).read_bytes() for name in (model.METADATA_FILE, metadata.get("model_file", model.MODEL_FILE))}
+        files = {
+            name: (model_dir / name).read_bytes()
+            for name in (model.METADATA_FILE, metadata.get("model_file", model.MODEL_FILE))
+        }
         frame = spark.read.parquet(input_path)
         if "body" not in frame.columns:
-            raise InputError(f"{input_path}: no 'body' column (the text to score must be in a column named body)")
+            raise InputError(
+                f"{input_path}: no 'body' column (the text to score must be in a column named body)"
+            )
         frame = frame.select(*[c for c in COLUMNS if c in frame.columns])
         numbered, total = _numbered(frame, Path(input_path.rstrip("/")).name)
-        partitions = partitions or max(spark.sparkContext.defaultParallelism, math.ceil(total / ROWS_PER_PARTITION))
+        partitions = partitions or max(
+            spark.sparkContext.defaultParallelism, math.ceil(total / ROWS_PER_PARTITION)
+        )
         broadcast = spark.sparkContext.broadcast(files)
         columns = OUTPUT_COLUMNS
         part_columns = (*columns, "in_reply_to", "references", "orders", ROW)
         scored_dir = str(scratch / "scored")
         (
-            numbered.repartitionByRange(partitions, ROW).sortWithinPartitions(ROW)
-            .mapInPandas(lambda batches: _score_partition(batches, broadcast, version, limits), _part_schema(part_columns))
+            numbered.repartitionByRange(partitions, ROW)
+            .sortWithinPartitions(ROW)
+            .mapInPandas(
+                lambda batches: _score_partition(batches, broadcast, version, limits),
+                _part_schema(part_columns),
+            )
             .write.parquet(scored_dir)
         )
         scored_at = time.perf_counter()
         scored = spark.read.parquet(scored_dir)
-        keys = scored.select(ROW, *KEY_COLUMNS).toPandas().sort_values(ROW, kind="stable").reset_index(drop=True)
+        keys = (
+            scored.select(ROW, *KEY_COLUMNS).toPandas().sort_values(ROW, kind="stable").reset_index(drop=True)
+        )
         decisions = queue_decisions(keys)
         decisions["due_by"] = deadlines(keys["received_at"].tolist(), decisions["urgency"], sla)
         decisions[ROW] = keys[ROW].to_numpy()
@@ -206,19 +248,30 @@ def score_parquet(
         decided[ROW] = decisions[ROW].astype("int64")
         decided_at = time.perf_counter()
         joined = (
-            scored.drop(*DECISION_COLUMNS).join(spark.createDataFrame(decided, schema=_part_schema((*DECISION_COLUMNS, ROW))), ROW)
-            .repartitionByRange(partitions, ROW).sortWithinPartitions(ROW)
-            .select(*[F.coalesce(F.col(c), F.lit("")).alias(c) if c in NULLABLE_KEYS else F.col(c) for c in columns])
+            scored.drop(*DECISION_COLUMNS)
+            .join(spark.createDataFrame(decided, schema=_part_schema((*DECISION_COLUMNS, ROW))), ROW)
+            .repartitionByRange(partitions, ROW)
+            .sortWithinPartitions(ROW)
+            .select(
+                *[
+                    F.coalesce(F.col(c), F.lit("")).alias(c) if c in NULLABLE_KEYS else F.col(c)
+                    for c in columns
+                ]
+            )
         )
         target = str(scratch / "output") if local_output else output_path
         joined.write.mode("overwrite").parquet(target)
         if local_output:
             _replace(scratch / "output", Path(output_path), scratch)
         summary = {
-            "records": total, "partitions": partitions, "seconds": round(time.perf_counter() - started, 2),
-            "score_seconds": round(scored_at - started, 2), "decisions_seconds": round(decided_at - scored_at, 2),
+            "records": total,
+            "partitions": partitions,
+            "seconds": round(time.perf_counter() - started, 2),
+            "score_seconds": round(scored_at - started, 2),
+            "decisions_seconds": round(decided_at - scored_at, 2),
             "colours": {c: int(decisions["colour"].eq(c).sum()) for c in ("red", "orange", "green")},
-            "review": int(decisions["route"].eq("review").sum()), "follow_ups": int(decisions["follow_up_of"].ne("").sum()),
+            "review": int(decisions["route"].eq("review").sum()),
+            "follow_ups": int(decisions["follow_up_of"].ne("").sum()),
             "unscored": int(keys["topic"].isna().sum()),
         }
         return summary

@@ -24,10 +24,14 @@ def main() -> None:
         # Read back at once by `compare`: a machine's file, so text is written verbatim (no CSV escaping).
         chunks = read_chunks(params.path(path), size=params.scoring.chunk_size, limits=params.limits)
         run_batch(scorer, chunks, scored, params.sla, progress=False, csv_escape=False)
-        report = compare(profile, sample, pd.read_csv(scored, dtype=str, keep_default_na=False), params.drift, params.seed)
+        report = compare(
+            profile, sample, pd.read_csv(scored, dtype=str, keep_default_na=False), params.drift, params.seed
+        )
         (args.out / f"{name}.json").write_text(report.to_json() + "\n", encoding="utf-8")
         failing = ", ".join(c.name for c in report.checks if c.drift) or "none"
-        print(f"{name}: {'DRIFT' if report.drift else 'no drift'} ({report.rows} mails; failing checks: {failing})")
+        print(
+            f"{name}: {'DRIFT' if report.drift else 'no drift'} ({report.rows} mails; failing checks: {failing})"
+        )
         for head, entry in report.performance.items():
             print(f"  {performance_line(head, entry)}")
 

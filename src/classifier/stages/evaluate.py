@@ -23,7 +23,12 @@ from classifier.io import contract
 log = logging.getLogger(__name__)
 
 
-def main(model_dir: str | Path, test_path: str | Path, reports_dir: str | Path, robustness_path: str | Path | None = None) -> dict[str, Any]:
+def main(
+    model_dir: str | Path,
+    test_path: str | Path,
+    reports_dir: str | Path,
+    robustness_path: str | Path | None = None,
+) -> dict[str, Any]:
     pipeline, metadata = model.load(model_dir)
     test = contract.load_inquiries(test_path)
     robustness = contract.load_inquiries(robustness_path) if robustness_path else None

@@ -22,12 +22,16 @@ from classifier.model import tracking
 log = logging.getLogger(__name__)
 
 
-def main(registry: RegistryConfig, model_dir: str | Path, reports_dir: str | Path, sla: SlaConfig) -> dict[str, Any]:
+def main(
+    registry: RegistryConfig, model_dir: str | Path, reports_dir: str | Path, sla: SlaConfig
+) -> dict[str, Any]:
     _, metadata = model.load(model_dir)  # checked before it is logged
     reports = Path(reports_dir)
     metrics = json.loads((reports / "metrics.json").read_text())
     tracking.configure()
-    run = tracking.training_run(metadata["model_sha256"]) or tracking.log_training_run(model_dir, metadata, sla)
+    run = tracking.training_run(metadata["model_sha256"]) or tracking.log_training_run(
+        model_dir, metadata, sla
+    )
     tracking.log_evaluation(run.info.run_id, metrics, reports)
     outcome = tracking.register(
         run.info.run_id,

@@ -56,7 +56,12 @@ def main(params: Config, data_path: str | Path, out_dir: str | Path) -> dict[str
         profile["estimators"] = estimate.fit_estimators(frame, summary["out_of_fold"], groups)
         drift.save_reference(out_dir, profile, sample)
         tracking.log_model(out_dir, model.read_metadata(out_dir), params.sla)
-    log.info("selected %s: cv %s (MLflow run %s)", describe(summary["config"]), summary["cv_metrics"], run.info.run_id)
+    log.info(
+        "selected %s: cv %s (MLflow run %s)",
+        describe(summary["config"]),
+        summary["cv_metrics"],
+        run.info.run_id,
+    )
     return model.read_metadata(out_dir)
 
 

@@ -47,9 +47,15 @@ def counts(frame: pd.DataFrame) -> dict[str, int]:
     return {k: int(v) for k, v in contract.stratum(frame).value_counts().sort_index().items()}
 
 
-def check(train_path: str | Path, test_path: str | Path, threshold: float, robustness_path: str | Path | None = None) -> dict[str, Any]:
+def check(
+    train_path: str | Path, test_path: str | Path, threshold: float, robustness_path: str | Path | None = None
+) -> dict[str, Any]:
     report: dict[str, Any] = {"problems": []}
-    paths = {"train": train_path, "test": test_path, **({"robustness": robustness_path} if robustness_path else {})}
+    paths = {
+        "train": train_path,
+        "test": test_path,
+        **({"robustness": robustness_path} if robustness_path else {}),
+    }
     frames = {}
     for name, path in paths.items():
         try:
@@ -63,11 +69,16 @@ def check(train_path: str | Path, test_path: str | Path, threshold: float, robus
     report["counts"] = {name: counts(frame) for name, frame in frames.items()}
     report["near_duplicates"] = {name: within(frame, threshold) for name, frame in frames.items()}
     report["leakage"] = [
-        {**pair, "set": name} for name, held_out in frames.items() if name != "train" for pair in leakage(train, held_out, threshold)
+        {**pair, "set": name}
+        for name, held_out in frames.items()
+        if name != "train"
+        for pair in leakage(train, held_out, threshold)
     ]
     for name, pairs in report["near_duplicates"].items():
         report["problems"] += [f"{name}: near-duplicates {p['a']} ~ {p['b']} ({p['jaccard']})" for p in pairs]
-    report["problems"] += [f"leakage: train {p['train']} ~ {p['set']} {p['test']} ({p['jaccard']})" for p in report["leakage"]]
+    report["problems"] += [
+        f"leakage: train {p['train']} ~ {p['set']} {p['test']} ({p['jaccard']})" for p in report["leakage"]
+    ]
     return report
 
 

@@ -17,6 +17,17 @@ from classifier.text.normalization import nfkc, normalize
 from classifier.text.tagging import TaggedText, mask_names, redact, tag, tokenize
 
 __all__ = [
-    "NAME", "PLACEHOLDERS", "TaggedText", "mask", "mask_name_contexts", "mask_names", "nfkc", "normalize",
-    "order_numbers", "preprocess", "redact", "tag", "tokenize",
+    "NAME",
+    "PLACEHOLDERS",
+    "TaggedText",
+    "mask",
+    "mask_name_contexts",
+    "mask_names",
+    "nfkc",
+    "normalize",
+    "order_numbers",
+    "preprocess",
+    "redact",
+    "tag",
+    "tokenize",
 ]

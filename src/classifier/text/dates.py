@@ -24,17 +24,45 @@ JST_OFFSET = timedelta(hours=9)
 NEAR_DAYS = 2  # "near" is today, tomorrow or the day after (L2)
 
 _RELATIVE = {
-    "今日中": 0, "本日中": 0, "今日": 0, "本日": 0, "きょう": 0, "今夜": 0, "今晩": 0, "今宵": 0, "こんや": 0,
-    "明日中": 1, "明日": 1, "あした": 1, "あす": 1, "明晩": 1, "明朝": 1,
-    "明後日": 2, "あさって": 2, "明々後日": 3, "しあさって": 3,
-    "昨日": -1, "きのう": -1, "一昨日": -2, "おととい": -2,
+    "今日中": 0,
+    "本日中": 0,
+    "今日": 0,
+    "本日": 0,
+    "きょう": 0,
+    "今夜": 0,
+    "今晩": 0,
+    "今宵": 0,
+    "こんや": 0,
+    "明日中": 1,
+    "明日": 1,
+    "あした": 1,
+    "あす": 1,
+    "明晩": 1,
+    "明朝": 1,
+    "明後日": 2,
+    "あさって": 2,
+    "明々後日": 3,
+    "しあさって": 3,
+    "昨日": -1,
+    "きのう": -1,
+    "一昨日": -2,
+    "おととい": -2,
 }
 _WEEKDAYS = "月火水木金土日"
 # Fixed-date events customers name as deadlines (month, day), and the ones on the nth Sunday of a month.
 _EVENTS = {
-    "クリスマスイブ": (12, 24), "クリスマス・イブ": (12, 24), "クリスマス": (12, 25),
-    "大晦日": (12, 31), "大みそか": (12, 31), "元旦": (1, 1), "元日": (1, 1), "正月": (1, 1),
-    "バレンタイン": (2, 14), "ホワイトデー": (3, 14), "ハロウィン": (10, 31), "七夕": (7, 7),
+    "クリスマスイブ": (12, 24),
+    "クリスマス・イブ": (12, 24),
+    "クリスマス": (12, 25),
+    "大晦日": (12, 31),
+    "大みそか": (12, 31),
+    "元旦": (1, 1),
+    "元日": (1, 1),
+    "正月": (1, 1),
+    "バレンタイン": (2, 14),
+    "ホワイトデー": (3, 14),
+    "ハロウィン": (10, 31),
+    "七夕": (7, 7),
 }
 _SUNDAYS = {"母の日": (5, 2), "父の日": (6, 3)}
 _DATE = re.compile(
@@ -53,14 +81,18 @@ _CUE = re.compile(
     r"引っ越|引越|入学|入園|卒業|法事|帰省|発表会|運動会|お祝い|祝い|お供え|来客|迄に|に欲し|にほし|切れ|失効|終わ"
 )
 _CUE_WINDOW = 14
-_LONGEST_DATE = 16  # characters of the longest date expression (2026年12月24日, クリスマス・イブ, 再来週の金曜日)
+_LONGEST_DATE = (
+    16  # characters of the longest date expression (2026年12月24日, クリスマス・イブ, 再来週の金曜日)
+)
 # Dates of what already happened (ordered, shipped, asked): not a deadline even if a cue follows later.
 # Not a need-by date: "until now" (今日まで5日間…, 本日に至るまで), a range (13日から16日まで), "from then on" (17日以降).
 _NOT_DEADLINE_AFTER = re.compile(
     r"^(?:に至る|にいたる)?まで(?:の)?\s?(?:\d+日間|ずっと|何の|何も|表示|状態|変わ|更新|連絡|音沙汰|届いて|動き|返事|返信|待)"
     r"|^(?:\(.\))?(?:から|〜|-)|^(?:\(.\))?(?:以降|以後|より後|過ぎ)"
 )
-_PAST_EVENT = re.compile(r"^(?:に|の|、|頃|ごろ)?\s?(?:注文|購入|買|頼|発送|出荷|到着|届きま|届いた|受け取|受取|問い合わせ|問合|連絡|申し込|お願いし|返送|送りまし|送った)")
+_PAST_EVENT = re.compile(
+    r"^(?:に|の|、|頃|ごろ)?\s?(?:注文|購入|買|頼|発送|出荷|到着|届きま|届いた|受け取|受取|問い合わせ|問合|連絡|申し込|お願いし|返送|送りまし|送った)"
+)
 
 
 def local_day(received_at: str) -> date | None:
@@ -110,14 +142,20 @@ def _resolve(match: re.Match[str], today: date) -> date | None:
         except ValueError:
             next_month = None
         options = [d for d in (this_month, next_month) if d is not None]
-        return min(options, key=lambda d: (d < today - timedelta(days=3), abs((d - today).days))) if options else None
+        return (
+            min(options, key=lambda d: (d < today - timedelta(days=3), abs((d - today).days)))
+            if options
+            else None
+        )
     if groups["after"]:
         return today + timedelta(days=int(groups["after"]))
     if groups["rel"]:
         return today + timedelta(days=_RELATIVE[groups["rel"]])
     if groups["wd"]:
         ahead = (_WEEKDAYS.index(groups["wd"]) - today.weekday()) % 7
-        return today + timedelta(days=ahead + (7 if groups["next"] == "来週" else 14 if groups["next"] else 0))
+        return today + timedelta(
+            days=ahead + (7 if groups["next"] == "来週" else 14 if groups["next"] else 0)
+        )
     if groups["nextweekend"]:
         return today + timedelta(days=(5 - today.weekday()) % 7 + 7)
     if groups["weekend"]:
@@ -125,7 +163,11 @@ def _resolve(match: re.Match[str], today: date) -> date | None:
     event = groups["event"]
     if event in _SUNDAYS:
         month, nth = _SUNDAYS[event]
-        return next(d for d in (_nth_weekday(y, month, 6, nth) for y in (today.year, today.year + 1)) if d >= today - timedelta(days=3))
+        return next(
+            d
+            for d in (_nth_weekday(y, month, 6, nth) for y in (today.year, today.year + 1))
+            if d >= today - timedelta(days=3)
+        )
     return _upcoming(today, *_EVENTS[event])
 
 
@@ -144,12 +186,19 @@ def deadline_days(text: str, received_at: str) -> int | None:
     # when a cue lies wholly within `_CUE_WINDOW` characters after it.
     for cue in _CUE.finditer(text):
         for match in _DATE.finditer(text, max(0, cue.end() - _CUE_WINDOW - _LONGEST_DATE), cue.start() + 1):
-            if match.span() in seen or not (match.end() <= cue.start() and cue.end() - match.end() <= _CUE_WINDOW):
+            if match.span() in seen or not (
+                match.end() <= cue.start() and cue.end() - match.end() <= _CUE_WINDOW
+            ):
                 continue
             seen.add(match.span())
             after = text[match.end() : match.end() + _CUE_WINDOW]
             before = text[max(0, match.start() - 2) : match.start()]
-            if _PAST_EVENT.match(after) or _NOT_DEADLINE_AFTER.match(after) or before.endswith(("から", "〜", "-")) or _CUE.search(after) is None:
+            if (
+                _PAST_EVENT.match(after)
+                or _NOT_DEADLINE_AFTER.match(after)
+                or before.endswith(("から", "〜", "-"))
+                or _CUE.search(after) is None
+            ):
                 continue
             when = _resolve(match, today)
             if when is not None:

@@ -38,9 +38,11 @@ _ABUILDING = (
     rf"(?: ?[{_PLACE}a-z]{{0,12}}?(?:マンション|ハイツ|コーポ|ハイム|メゾン|レジデンス|アパート|ビル|荘|タワー|コート"
     rf"|パレス|ヒルズ|テラス|ハウス|棟)[{_PLACE}]{{0,6}}(?: ?\d{{1,4}}(?:号室|号|f|階)?)?| ?\d{{1,4}}号室)?"
 )
-_ANEEDLE = r"丁目|番地|号室|番 ?[\d〇一二三四五六七八九十百]|-(?:" + "|".join(
-    rf"(?<=[{_PLACE}]\d{{{n}}}-)|(?<=[{_PLACE}] \d{{{n}}}-)" for n in range(1, 5)
-) + r")\d"
+_ANEEDLE = (
+    r"丁目|番地|号室|番 ?[\d〇一二三四五六七八九十百]|-(?:"
+    + "|".join(rf"(?<=[{_PLACE}]\d{{{n}}}-)|(?<=[{_PLACE}] \d{{{n}}}-)" for n in range(1, 5))
+    + r")\d"
+)
 # The order matters: the first pattern that matches a span wins, so specific formats
 # (mall order ids, postal codes with 〒, ISO dates) are tried before the generic digit runs.
 _MASK_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
@@ -52,44 +54,107 @@ _MASK_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
     # of digits cannot be told from a tracking number and stays an ORDER), and the last four digits
     # of a card (カード末尾 7706, 下4桁2219). The needle: from the first separator, or from 末尾 or 桁
     # (one class first: three literals cost twice as much)
-    ("CARD", r"\d", r"[ \-末桁](?:(?<=\d{4}[ \-])\d{4}(?:\d\d)?[ \-]\d{4}|(?<=末)尾 ?\d|(?<=桁) ?\d)",
-        _NUM_L + r"\d{4}[ \-]\d{4}[ \-]\d{4}[ \-]\d{4}" + _NUM_R
-        + "|" + _NUM_L + r"\d{4}[ \-]\d{6}[ \-]\d{5}" + _NUM_R
-        + "|" + r"(?:(?<=末尾)|(?<=下4桁)|(?<=下四桁)|(?<=末尾 )|(?<=4桁 )|(?<=四桁 ))\d{4}(?!\d)"),
+    (
+        "CARD",
+        r"\d",
+        r"[ \-末桁](?:(?<=\d{4}[ \-])\d{4}(?:\d\d)?[ \-]\d{4}|(?<=末)尾 ?\d|(?<=桁) ?\d)",
+        _NUM_L
+        + r"\d{4}[ \-]\d{4}[ \-]\d{4}[ \-]\d{4}"
+        + _NUM_R
+        + "|"
+        + _NUM_L
+        + r"\d{4}[ \-]\d{6}[ \-]\d{5}"
+        + _NUM_R
+        + "|"
+        + r"(?:(?<=末尾)|(?<=下4桁)|(?<=下四桁)|(?<=末尾 )|(?<=4桁 )|(?<=四桁 ))\d{4}(?!\d)",
+    ),
     ("ORDER", r"\d", r"-\d{7}-", _NUM_L + r"\d{3}-\d{7}-\d{7}" + _NUM_R),
-    ("POSTAL", r"〒\d", r"〒|-(?<=(?<![0-9a-z\-.])\d{3}-)\d{4}(?![0-9a-z\-])",  # 〒, or the second form from its dash
+    (
+        "POSTAL",
+        r"〒\d",
+        r"〒|-(?<=(?<![0-9a-z\-.])\d{3}-)\d{4}(?![0-9a-z\-])",  # 〒, or the second form from its dash
         # not the end of a phone number after its area code in parentheses: (045) 123-4567
-        r"〒\s?\d{3}-?\d{4}" + _NUM_R + "|" + _NUM_L + r"(?<!\))(?<!\) )\d{3}-\d{4}" + _NUM_R),
-    ("DATE", r"\d", r"[月/\-.](?:(?<=[月/])|\d{1,2}[/\-.])",  # 月, a slash, or two separated numbers
+        r"〒\s?\d{3}-?\d{4}" + _NUM_R + "|" + _NUM_L + r"(?<!\))(?<!\) )\d{3}-\d{4}" + _NUM_R,
+    ),
+    (
+        "DATE",
+        r"\d",
+        r"[月/\-.](?:(?<=[月/])|\d{1,2}[/\-.])",  # 月, a slash, or two separated numbers
         r"(?:\d{4}年)?\d{1,2}月\d{1,2}日"
-        + "|" + _NUM_L + r"\d{4}[/\-.]\d{1,2}[/\-.]\d{1,2}" + _NUM_R
-        + "|" + _NUM_L + r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])" + _NUM_R),
+        + "|"
+        + _NUM_L
+        + r"\d{4}[/\-.]\d{1,2}[/\-.]\d{1,2}"
+        + _NUM_R
+        + "|"
+        + _NUM_L
+        + r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
+        + _NUM_R,
+    ),
     # 090-2345-6789, 090 2345 6789, 090.2345.6789, (03) 1234-5678, 03(1234)5678, 09023456789
-    ("PHONE", r"+0(", r"0|\+81",
-        r"\+81[\s\-.]?\d{1,4}[\s\-.]?\d{1,4}[\s\-.]?\d{3,4}" + _NUM_R
-        + "|" + _PHONE_L + r"0\d{1,4}[ \-.]\d{1,4}[ \-.]\d{3,4}" + _NUM_R
-        + "|" + r"\(0\d{1,4}\) ?\d{1,4}[ \-.]?\d{3,4}" + _NUM_R
-        + "|" + _PHONE_L + r"0\d{1,4}\(\d{1,4}\)\d{3,4}" + _NUM_R
-        + "|" + _PHONE_L + r"0[5789]0\d{8}" + _NUM_R
-        + "|" + _PHONE_L + r"0\d{9}" + _NUM_R),
+    (
+        "PHONE",
+        r"+0(",
+        r"0|\+81",
+        r"\+81[\s\-.]?\d{1,4}[\s\-.]?\d{1,4}[\s\-.]?\d{3,4}"
+        + _NUM_R
+        + "|"
+        + _PHONE_L
+        + r"0\d{1,4}[ \-.]\d{1,4}[ \-.]\d{3,4}"
+        + _NUM_R
+        + "|"
+        + r"\(0\d{1,4}\) ?\d{1,4}[ \-.]?\d{3,4}"
+        + _NUM_R
+        + "|"
+        + _PHONE_L
+        + r"0\d{1,4}\(\d{1,4}\)\d{3,4}"
+        + _NUM_R
+        + "|"
+        + _PHONE_L
+        + r"0[5789]0\d{8}"
+        + _NUM_R
+        + "|"
+        + _PHONE_L
+        + r"0\d{9}"
+        + _NUM_R,
+    ),
     # Addresses with the place before them, scanned from each kanji (a place name's first character),
     # then the rest from their number. Both share one needle (searched once, see `mask`): 丁目, 番地,
     # 号室, a number after 番, or from the dash: a place character (and a space), up to 4 digits, the
     # dash, a digit. The place-led scan starts `_REACH` characters before it.
-    ("ADDRESS", rf"{_KANJI}〇", _ANEEDLE,
+    (
+        "ADDRESS",
+        rf"{_KANJI}〇",
+        _ANEEDLE,
         rf"(?:{_AREGION}(?:{_ACHOME}|{_ABAN}|{_AHYPHEN})"
-        rf"|[{_KANJI}〇](?:[{_KANJI}〇々ヶケ]|が(?=[{_KANJI}])){{0,5}} ?{_ACHOME})" + _ABUILDING),
-    ("ADDRESS", r"\d〇一二三四五六七八九十百", _ANEEDLE,
-        rf"(?:{_ACHOME}|{_ABAN}|(?<=[{_KANJI}]){_AHYPHEN}|(?<!\d)\d{{1,4}}号室)" + _ABUILDING),
-    ("ORDER", r"#0-9a-z", "",
+        rf"|[{_KANJI}〇](?:[{_KANJI}〇々ヶケ]|が(?=[{_KANJI}])){{0,5}} ?{_ACHOME})" + _ABUILDING,
+    ),
+    (
+        "ADDRESS",
+        r"\d〇一二三四五六七八九十百",
+        _ANEEDLE,
+        rf"(?:{_ACHOME}|{_ABAN}|(?<=[{_KANJI}]){_AHYPHEN}|(?<!\d)\d{{1,4}}号室)" + _ABUILDING,
+    ),
+    (
+        "ORDER",
+        r"#0-9a-z",
+        "",
         r"#\s?\d{4,}"
         # 6 digits or more; digits in groups of four or one by one (tracking numbers, voice input):
         # 5517 2093 6648, 9 4 1 7 0 3
-        + "|" + _NUM_L + r"(?:\d{6,}(?:-\d+)*|\d{4} \d{4} \d{4}|\d(?: \d){4,})" + _NUM_R
+        + "|"
+        + _NUM_L
+        + r"(?:\d{6,}(?:-\d+)*|\d{4} \d{4} \d{4}|\d(?: \d){4,})"
+        + _NUM_R
         # codes of letters and digits in hyphenated parts (kz-u-0227, bh-0305-stl30, b2b-104477)
-        + "|" + _NUM_L + r"(?=(?:[a-z_\-]*\d){4})[a-z0-9]+(?:[\-_][a-z0-9]+)+" + _NUM_R
+        + "|"
+        + _NUM_L
+        + r"(?=(?:[a-z_\-]*\d){4})[a-z0-9]+(?:[\-_][a-z0-9]+)+"
+        + _NUM_R
         # after no.: no.48217, no.qz-61538, no.2026-1104-207
-        + "|" + r"(?:(?<=no\.)|(?<=no\. ))(?=(?:[a-z\-]*\d){4})[a-z0-9]+(?:-[a-z0-9]+)*" + _NUM_R),
+        + "|"
+        + r"(?:(?<=no\.)|(?<=no\. ))(?=(?:[a-z\-]*\d){4})[a-z0-9]+(?:-[a-z0-9]+)*"
+        + _NUM_R,
+    ),
     ("MONEY", r"¥\\$\d", r"円|¥|\\|\$", r"[¥\\$]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:万|千)?円"),
 )
 # Each pattern P is compiled as `[first](?<=(?=(P)).)`: a character class the regular-expression
@@ -177,10 +242,7 @@ _NAME_RUN = r"(?:[\u4e00-\u9fff々ヶ]{1,4}|[ぁ-ゖ]{2,6}|[ァ-ヺー]{2,8})"
 _AFTER = r"(?:^|(?<=[\s、。:「」()<>!?]))"  # a run begins after a boundary, not inside a word
 # Words written before 様/さん that are not names (the shop, its staff, carriers, family, everyone).
 _NOT_NAMES = frozenset(
-    "お客 客 皆 みな 赤 お姉 お兄 姉 兄 ばあ じい 皆々 みなさ たく おじ おば おじい おばあ お母 お父 母 父 奥 お子 娘 息子 旦那 主人 神 王 "
-    "担当 担当者 ご担当者 ご担当 店長 店員 店舗 貴店 御店 ショップ スタッフ 業者 配達 配達員 運送屋 郵便屋 宅配 "
-    "ドライバー ヤマト 佐川 メーカー 御社 貴社 各位 オペレーター サポート カスタマー 取引先 先方 相手 友人 友達 "
-    "者 物 もの 商品 件 方 方々 以上 以下 本日 当店 弊社 こちら そちら 私 わたし 自分 届いたもの".split()
+    ["お客", "客", "皆", "みな", "赤", "お姉", "お兄", "姉", "兄", "ばあ", "じい", "皆々", "みなさ", "たく", "おじ", "おば", "おじい", "おばあ", "お母", "お父", "母", "父", "奥", "お子", "娘", "息子", "旦那", "主人", "神", "王", "担当", "担当者", "ご担当者", "ご担当", "店長", "店員", "店舗", "貴店", "御店", "ショップ", "スタッフ", "業者", "配達", "配達員", "運送屋", "郵便屋", "宅配", "ドライバー", "ヤマト", "佐川", "メーカー", "御社", "貴社", "各位", "オペレーター", "サポート", "カスタマー", "取引先", "先方", "相手", "友人", "友達", "者", "物", "もの", "商品", "件", "方", "方々", "以上", "以下", "本日", "当店", "弊社", "こちら", "そちら", "私", "わたし", "自分", "届いたもの"]
 )
 # Legal forms before a company's or an organisation's name (株式会社テスト, 医療法人社団テスト会) and
 # after it (テスト造園株式会社): the name is masked, the form kept.
@@ -214,7 +276,9 @@ _FAMILY_GIVEN = re.compile(
 )
 _HONORIFICS = re.compile("様|さま|さん|ちゃん|くん|殿|氏")  # the needle of `_HONORIFIC`
 _HONORIFIC_REACH = 10
-_HONORIFIC = re.compile(rf"{_AFTER}({_NAME_RUN})(?=\s?(?:様(?!子)|さま|さん|ちゃん|くん|殿|氏(?![\u4e00-\u9fff])))")
+_HONORIFIC = re.compile(
+    rf"{_AFTER}({_NAME_RUN})(?=\s?(?:様(?!子)|さま|さん|ちゃん|くん|殿|氏(?![\u4e00-\u9fff])))"
+)
 # What a customer writes in 「」 after 名前/宛名/のし/名入れ, or right after 名前が ("お名前が月城になって").
 _QUOTED_NAME = re.compile(
     r"((?:名前|宛名|名義|名入れ|刺繍|のし|熨斗)(?:[がはをのに]|にも|:)?\s?「)[^」]{1,20}(?=」)"
@@ -234,7 +298,11 @@ def _honorific(match: re.Match[str]) -> str:
 
 
 def _sub_before_needles(
-    pattern: re.Pattern[str], needle: re.Pattern[str], reach: int, text: str, replace: Callable[[re.Match[str]], str]
+    pattern: re.Pattern[str],
+    needle: re.Pattern[str],
+    reach: int,
+    text: str,
+    replace: Callable[[re.Match[str]], str],
 ) -> str:
     """`pattern.sub(replace, text)` for a pattern whose matches end right before a `needle` hit
     and start at most `reach` characters before it: only those windows are searched (a look-behind

@@ -42,7 +42,10 @@ def _nfkc_unstable_class() -> str:
             ranges[-1][1] = code
         else:
             ranges.append([code, code])
-    return "".join(re.escape(chr(a)) + ("" if a == b else "-" + re.escape(chr(b))) for a, b in ranges) + "\U00010000-\U0010ffff"
+    return (
+        "".join(re.escape(chr(a)) + ("" if a == b else "-" + re.escape(chr(b))) for a, b in ranges)
+        + "\U00010000-\U0010ffff"
+    )
 
 
 _NFKC_UNSTABLE = re.compile(f"[{_nfkc_unstable_class()}]+")

@@ -50,7 +50,9 @@ _KANA = re.compile(r"[ぁ-ゖァ-ヺー]+")
 _PLACE, _PERSON = "\t地名\t", "\t人名\t"
 # A place name MeCab reads where the writer introduces themself ("…を購入した〇〇です", many family
 # names are also cities): after a past verb, right before です/でございます/と申します, it is a name.
-_SELF_INTRODUCED = re.compile(r"\nた\t助動詞\t\tた\n[^\n]*\t地名\t[^\n]*\n(?:です\t|で\t[^\n]*\nござい|と\t[^\n]*\n申し)")
+_SELF_INTRODUCED = re.compile(
+    r"\nた\t助動詞\t\tた\n[^\n]*\t地名\t[^\n]*\n(?:です\t|で\t[^\n]*\nござい|と\t[^\n]*\n申し)"
+)
 
 
 def _without_names(text: str, lines: list[str], tokens: list[str], places: bool) -> tuple[str, list[str]]:
@@ -64,7 +66,8 @@ def _without_names(text: str, lines: list[str], tokens: list[str], places: bool)
     """
     words = lines[:-1]  # the last line is END_OF_TEXT
     names = [
-        i for i, line in enumerate(words)
+        i
+        for i, line in enumerate(words)
         if (tokens[i] == NAME and _PERSON in line) or (places and _introduced_place(lines, i))
     ]
     ends = list(accumulate(map(str.index, words, repeat("\t"))))  # %M: each surface with its white space
@@ -86,7 +89,9 @@ def _without_names(text: str, lines: list[str], tokens: list[str], places: bool)
             dropped.update(range(i + 1, skip_to))
             done, previous = ends[skip_to - 1], skip_to - 1
     pieces.append(text[done:])
-    return "".join(pieces), [token for i, token in enumerate(tokens) if i not in dropped] if dropped else tokens
+    return "".join(pieces), [
+        token for i, token in enumerate(tokens) if i not in dropped
+    ] if dropped else tokens
 
 
 def _introduced_place(lines: list[str], position: int) -> bool:
@@ -104,7 +109,11 @@ def _given_name_end(lines: list[str], start: int) -> int:
     end, word = start, ""
     while end < len(lines) and lines[end] != END_OF_TEXT:
         surface, _, rest = lines[end].partition("\t")
-        if (end == start) != (surface[:1] == " ") or not _KANA.fullmatch(surface.lstrip()) or not rest.startswith("名詞"):
+        if (
+            (end == start) != (surface[:1] == " ")
+            or not _KANA.fullmatch(surface.lstrip())
+            or not rest.startswith("名詞")
+        ):
             break
         word += surface.lstrip()
         end += 1
@@ -123,7 +132,9 @@ END_OF_TEXT = "EOS"  # MeCab's line after each text
 # Surface with the white space before it (%M: `tag` rebuilds the text from it), part of speech,
 # its subcategory (人名 marks person names) and the base form. `-O ""` clears unidic's default
 # output-format-type, which would otherwise override -F.
-_TAGGER_ARGS = rf'-O "" -F %M\\t%f[0]\\t%f[2]\\t%f[10]\\n --unk-format=%M\\t%f[0]\\t\\t\\n -E {END_OF_TEXT}\\n'
+_TAGGER_ARGS = (
+    rf'-O "" -F %M\\t%f[0]\\t%f[2]\\t%f[10]\\n --unk-format=%M\\t%f[0]\\t\\t\\n -E {END_OF_TEXT}\\n'
+)
 _DROPPED_POS = frozenset({"補助記号", "空白", "助詞", "助動詞", "接続詞"})
 _NEGATIONS = frozenset({"ない", "ぬ", "ず", "無い"})
 _KEPT_AUXILIARIES = frozenset({"たい"})

@@ -54,7 +54,9 @@ def select_and_fit(frame: pd.DataFrame, config: Config) -> tuple[Any, dict[str, 
     out_of_fold = model.probabilities_frame(winner.classes, calibrated, frame.index, None, texts, deadlines)
     high_threshold = routing.choose_high_threshold(frame, out_of_fold, routing_config.high_recall_target)
     chosen = {**winner.config, "temperatures": temperatures, "high_threshold": high_threshold}
-    out_of_fold = model.probabilities_frame(winner.classes, calibrated, frame.index, high_threshold, texts, deadlines)
+    out_of_fold = model.probabilities_frame(
+        winner.classes, calibrated, frame.index, high_threshold, texts, deadlines
+    )
     thresholds = routing.choose_thresholds(
         frame, out_of_fold, routing_config.target_accuracy, routing_config.high_guard
     )

@@ -25,7 +25,14 @@ from classifier.evaluation.metrics import compute_metrics
 from classifier.io.contract import stratum
 from classifier.training.augment import augmented_copies
 
-FEATURE_KEYS = ("features", "word_ngram_max", "word_min_df", "char_ngram_min", "char_ngram_max", "char_min_df")
+FEATURE_KEYS = (
+    "features",
+    "word_ngram_max",
+    "word_min_df",
+    "char_ngram_min",
+    "char_ngram_max",
+    "char_min_df",
+)
 
 
 @dataclass
@@ -51,7 +58,9 @@ def feature_key(config: Mapping[str, Any]) -> str:
     return repr([config[k] for k in FEATURE_KEYS])
 
 
-def folds_of(frame: pd.DataFrame, folds: int, seed: int, group_by: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def folds_of(
+    frame: pd.DataFrame, folds: int, seed: int, group_by: str | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train and validation row positions of each fold, stratified by topic × urgency, grouped by
     the `group_by` column when it has at least `folds` distinct values."""
     if group_by and group_by in frame and frame[group_by].nunique() >= folds:
@@ -60,7 +69,9 @@ def folds_of(frame: pd.DataFrame, folds: int, seed: int, group_by: str | None = 
     return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(frame, stratum(frame)))
 
 
-def training_part(frame: pd.DataFrame, texts: np.ndarray, rows: np.ndarray, augment: Mapping[str, float] | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def training_part(
+    frame: pd.DataFrame, texts: np.ndarray, rows: np.ndarray, augment: Mapping[str, float] | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Texts and labels of the rows at `rows`, followed by their augmented copies."""
     y = model.labels_of(frame)[rows]
     if not augment:
@@ -100,8 +111,12 @@ def cross_validate(
                     probabilities[i][head][valid_idx] = proba
     results = []
     for i, config in enumerate(configs):
-        oof = model.probabilities_frame(classes[i], probabilities[i], frame.index, texts=text_list, deadlines=deadlines)
-        results.append(CandidateResult(config, compute_metrics(frame, oof), oof, probabilities[i], classes[i]))
+        oof = model.probabilities_frame(
+            classes[i], probabilities[i], frame.index, texts=text_list, deadlines=deadlines
+        )
+        results.append(
+            CandidateResult(config, compute_metrics(frame, oof), oof, probabilities[i], classes[i])
+        )
     return results
 
 
