@@ -55,6 +55,7 @@ REQUIREMENTS = [
     "holidays",
     "tqdm",
     "pyyaml",
+    "pydantic",
 ]
 # An input example must carry no customer text: this one is written for the purpose, already masked.
 INPUT_EXAMPLE = pd.DataFrame(
