@@ -68,14 +68,18 @@ class StackedCalibratedLinear:
         self.classes = len(estimator.classes_)
         self.folds = len(folds)
         self.weights = np.ascontiguousarray(np.vstack([fold.estimator.coef_ for fold in folds]).T)
-        self.intercepts = np.concatenate([np.broadcast_to(fold.estimator.intercept_, (self.classes,)) for fold in folds])
+        self.intercepts = np.concatenate(
+            [np.broadcast_to(fold.estimator.intercept_, (self.classes,)) for fold in folds]
+        )
         self.slopes = np.array([c.a_ for fold in folds for c in fold.calibrators], dtype=np.float64)
         self.offsets = np.array([c.b_ for fold in folds for c in fold.calibrators], dtype=np.float64)
 
     @staticmethod
     def applies(estimator: Any) -> bool:
         """Sigmoid calibration of linear folds that each know every class (more than two)."""
-        if not isinstance(estimator, CalibratedClassifierCV) or estimator.method != "sigmoid" or len(estimator.classes_) < 3:
+        if not isinstance(estimator, CalibratedClassifierCV) or estimator.method != "sigmoid":
+            return False
+        if len(estimator.classes_) < 3:
             return False
         return all(
             isinstance(fold.estimator, LinearSVC | LogisticRegression)
@@ -90,7 +94,8 @@ class StackedCalibratedLinear:
         for fold in range(self.folds):
             proba = np.ascontiguousarray(calibrated[:, fold * self.classes : (fold + 1) * self.classes])
             denominator = np.sum(proba, axis=1)[:, np.newaxis]
-            proba = np.divide(proba, denominator, out=np.full_like(proba, 1 / self.classes), where=denominator != 0)
+            uniform = np.full_like(proba, 1 / self.classes)
+            proba = np.divide(proba, denominator, out=uniform, where=denominator != 0)
             proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
             mean += proba
         mean /= self.folds
@@ -113,11 +118,16 @@ def per_head(make: Callable[[], Any]) -> Callable[[Any, np.ndarray], Callable[[A
     return fit
 
 
-def stacked_sigmoid(config: dict[str, Any], seed: int) -> Callable[[Any, np.ndarray], Callable[[Any], list[np.ndarray]]]:
-    def fit(X: Any, y: np.ndarray) -> Callable[[Any], list[np.ndarray]]:
+Scorer = Callable[[Any], list[np.ndarray]]
+Variant = Callable[[Any, np.ndarray], Scorer]
+
+
+def stacked_sigmoid(config: dict[str, Any], seed: int) -> Variant:
+    def fit(X: Any, y: np.ndarray) -> Scorer:
         heads = []
         for head in (0, 1):
-            fitted = CalibratedClassifierCV(linear_svc(config, seed), method="sigmoid", cv=3).fit(X, y[:, head])
+            calibrated = CalibratedClassifierCV(linear_svc(config, seed), method="sigmoid", cv=3)
+            fitted = calibrated.fit(X, y[:, head])
             heads.append(StackedCalibratedLinear(fitted))
         return lambda X_new: [h.predict_proba(X_new) for h in heads]
 
@@ -132,14 +142,16 @@ def multioutput_of(fitted: list[Any]) -> Callable[[Any], list[np.ndarray]]:
     return heads.predict_proba
 
 
-def variants(config: dict[str, Any], seed: int) -> dict[str, Callable[[Any, np.ndarray], Callable[[Any], list[np.ndarray]]]]:
+def variants(config: dict[str, Any], seed: int) -> dict[str, Variant]:
     return {
         "sigmoid_cv3+T": stacked_sigmoid(config, seed),
         "temperature_cv3": per_head(
             lambda: CalibratedClassifierCV(linear_svc(config, seed), method="temperature", cv=3)
         ),
         "temperature_single": per_head(
-            lambda: CalibratedClassifierCV(linear_svc(config, seed), method="temperature", cv=3, ensemble=False)
+            lambda: CalibratedClassifierCV(
+                linear_svc(config, seed), method="temperature", cv=3, ensemble=False
+            )
         ),
     }
 
@@ -205,7 +217,9 @@ def main() -> None:
     oof["sigmoid_cv3+T"] = [temper(p, t) for p, t in zip(oof["sigmoid_cv3+T"], temperatures)]
     rows = []
     for name in names:
-        predicted = model.probabilities_frame(classes, oof[name], frame.index, texts=text_list, deadlines=deadlines)
+        predicted = model.probabilities_frame(
+            classes, oof[name], frame.index, texts=text_list, deadlines=deadlines
+        )
         quality = compute_metrics(frame, predicted)
         calibration = calibration_metrics(frame, predicted)
         row = {

@@ -35,6 +35,7 @@ from classifier.model.pipeline import (
 
 __all__ = [
     "METADATA_FILE", "MODEL_FILE", "InquiryText", "ModelFileError", "TriageHeads", "build_features", "build_heads",
-    "build_pipeline", "calibrates_itself", "deadline_markers", "fit", "fit_temperature", "inquiry_texts", "inquiry_tokens", "labels_of", "library_versions", "load", "predict",
+    "build_pipeline", "calibrates_itself", "deadline_markers", "fit", "fit_temperature", "inquiry_texts",
+    "inquiry_tokens", "labels_of", "library_versions", "load", "predict",
     "predict_columns", "probabilities_frame", "read_metadata", "save", "temper", "texts_and_deadlines", "write_metadata",
 ]
