@@ -77,11 +77,9 @@ class StackedCalibratedLinear:
     @staticmethod
     def applies(estimator: Any) -> bool:
         """Sigmoid calibration of linear folds that each know every class (more than two)."""
-        if (
-            not isinstance(estimator, CalibratedClassifierCV)
-            or estimator.method != "sigmoid"
-            or len(estimator.classes_) < 3
-        ):
+        if not isinstance(estimator, CalibratedClassifierCV) or estimator.method != "sigmoid":
+            return False
+        if len(estimator.classes_) < 3:
             return False
         return all(
             isinstance(fold.estimator, LinearSVC | LogisticRegression)
@@ -96,10 +94,9 @@ class StackedCalibratedLinear:
         for fold in range(self.folds):
             proba = np.ascontiguousarray(calibrated[:, fold * self.classes : (fold + 1) * self.classes])
             denominator = np.sum(proba, axis=1)[:, np.newaxis]
-            proba = np.divide(
-                proba, denominator, out=np.full_like(proba, 1 / self.classes), where=denominator != 0
-            )
-            proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
+            uniform = np.full_like(proba, 1 / self.classes)
+            proba = np.divide(proba, denominator, out=uniform, where=denominator != 0)
+            proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
             mean += proba
         mean /= self.folds
         return mean
@@ -121,15 +118,16 @@ def per_head(make: Callable[[], Any]) -> Callable[[Any, np.ndarray], Callable[[A
     return fit
 
 
-def stacked_sigmoid(
-    config: dict[str, Any], seed: int
-) -> Callable[[Any, np.ndarray], Callable[[Any], list[np.ndarray]]]:
-    def fit(X: Any, y: np.ndarray) -> Callable[[Any], list[np.ndarray]]:
+Scorer = Callable[[Any], list[np.ndarray]]
+Variant = Callable[[Any, np.ndarray], Scorer]
+
+
+def stacked_sigmoid(config: dict[str, Any], seed: int) -> Variant:
+    def fit(X: Any, y: np.ndarray) -> Scorer:
         heads = []
         for head in (0, 1):
-            fitted = CalibratedClassifierCV(linear_svc(config, seed), method="sigmoid", cv=3).fit(
-                X, y[:, head]
-            )
+            calibrated = CalibratedClassifierCV(linear_svc(config, seed), method="sigmoid", cv=3)
+            fitted = calibrated.fit(X, y[:, head])
             heads.append(StackedCalibratedLinear(fitted))
         return lambda X_new: [h.predict_proba(X_new) for h in heads]
 
@@ -144,9 +142,7 @@ def multioutput_of(fitted: list[Any]) -> Callable[[Any], list[np.ndarray]]:
     return heads.predict_proba
 
 
-def variants(
-    config: dict[str, Any], seed: int
-) -> dict[str, Callable[[Any, np.ndarray], Callable[[Any], list[np.ndarray]]]]:
+def variants(config: dict[str, Any], seed: int) -> dict[str, Variant]:
     return {
         "sigmoid_cv3+T": stacked_sigmoid(config, seed),
         "temperature_cv3": per_head(

@@ -71,9 +71,8 @@ def fitted_probabilities(
         scorers = [StackedCalibratedLinear(h) if variant == "sigmoid_cv3+T" else h for h in heads]
         for name, X in held_out.items():
             start = time.perf_counter()
-            out[f"{variant}/{name}/topic"], out[f"{variant}/{name}/urgency"] = (
-                s.predict_proba(X) for s in scorers
-            )
+            for head, scorer in zip(("topic", "urgency"), scorers):
+                out[f"{variant}/{name}/{head}"] = scorer.predict_proba(X)
             out[f"{variant}/{name}/seconds"] = np.array(time.perf_counter() - start)
         out[f"{variant}/classes/topic"], out[f"{variant}/classes/urgency"] = (h.classes_ for h in heads)
         print(f"{variant} fitted", file=sys.stderr, flush=True)
@@ -82,9 +81,7 @@ def fitted_probabilities(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--cache", type=Path, help="npz of the fitted probabilities (written, or read if present)"
-    )
+    parser.add_argument("--cache", type=Path, help="npz of the fitted probabilities (read if present)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "calibration_holdout.json")
     args = parser.parse_args()
     params = load_config(ROOT / "params.yaml").model_dump(mode="json")  # as plain values
@@ -113,9 +110,8 @@ def main() -> None:
                 classes, list(proba.values()), frame.index, texts=texts, deadlines=deadlines
             )
             quality = compute_metrics(frame, predicted)
-            both = float(
-                np.mean((predicted[["topic", "urgency"]].to_numpy() == model.labels_of(frame)).all(axis=1))
-            )
+            right = predicted[["topic", "urgency"]].to_numpy() == model.labels_of(frame)
+            both = float(np.mean(right.all(axis=1)))
             rows.append(
                 {
                     "variant": variant,
@@ -124,12 +120,10 @@ def main() -> None:
                     "urgency_macro_f1": quality["urgency_macro_f1"],
                     "high_urgency_recall": quality["high_urgency_recall"],
                     "both_right": round(both, 4),
-                    "topic_log_loss": round(
-                        float(log_loss(frame["topic"], proba["topic"], labels=classes[0])), 4
-                    ),
-                    "urgency_log_loss": round(
-                        float(log_loss(frame["urgency"], proba["urgency"], labels=classes[1])), 4
-                    ),
+                    **{
+                        f"{head}_log_loss": round(float(log_loss(frame[head], proba[head], labels=labels)), 4)
+                        for head, labels in zip(("topic", "urgency"), classes)
+                    },
                     **calibration_metrics(frame, predicted),
                     "score_s": round(float(probabilities[f"{variant}/{name}/seconds"]), 4),
                 }

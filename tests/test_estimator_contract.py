@@ -142,9 +142,9 @@ def test_inquiry_text_needs_no_fit_and_names_a_missing_body(sample):
 )
 def test_invalid_parameters_are_refused_naming_the_parameter(name, parameter, value, texts):
     estimator = ESTIMATORS[name]().set_params(**{parameter: value})
-    X, y = (
-        (np.zeros((4, 2)), np.array([["a", "x"], ["b", "y"]] * 2)) if name == "TriageHeads" else (texts, None)
-    )
+    X, y = (texts, None)
+    if name == "TriageHeads":
+        X, y = np.zeros((4, 2)), np.array([["a", "x"], ["b", "y"]] * 2)
     with pytest.raises(InvalidParameterError, match=f"'{parameter}' parameter of {name}"):
         estimator.fit(X, y)
 
@@ -158,9 +158,8 @@ def test_temperatures_must_be_two_positive_numbers():
 
 def test_heads_need_exactly_two_label_columns():
     with pytest.raises(ValueError, match=r"two columns \(topic, urgency\); got shape \(4, 3\)"):
-        TriageHeads(LogisticRegression()).fit(
-            np.zeros((4, 2)), np.array([["a", "x", "p"], ["b", "y", "q"]] * 2)
-        )
+        y = np.array([["a", "x", "p"], ["b", "y", "q"]] * 2)
+        TriageHeads(LogisticRegression()).fit(np.zeros((4, 2)), y)
 
 
 def test_character_ngram_bounds_are_checked_together(texts):
@@ -233,10 +232,8 @@ def fitted_skops(config: dict, rows: int) -> bytes:
 @pytest.fixture(scope="module")
 def model_files(small_model):
     """One small model file per estimator family of the selection grid."""
-    return {
-        name: fitted_skops({**small_model, "estimator": name}, 240)
-        for name in ("logreg", "linear_svc", "complement_nb")
-    }
+    families = ("logreg", "linear_svc", "complement_nb")
+    return {name: fitted_skops({**small_model, "estimator": name}, 240) for name in families}
 
 
 def test_trusted_types_are_exactly_what_the_model_files_hold(model_files):
@@ -249,8 +246,8 @@ def test_trusted_types_are_exactly_what_the_model_files_hold(model_files):
 def test_model_files_are_byte_identical_across_processes(model_files, small_model):
     config = {**small_model, "estimator": "linear_svc"}
     code = (
-        "import sys, json; sys.path.insert(0, sys.argv[1]); from test_estimator_contract import fitted_skops; "
-        "sys.stdout.buffer.write(fitted_skops(json.loads(sys.argv[2]), 240))"
+        "import sys, json; sys.path.insert(0, sys.argv[1]); "
+        "from test_estimator_contract import fitted_skops; sys.stdout.buffer.write(fitted_skops(json.loads(sys.argv[2]), 240))"
     )
     other = subprocess.run(
         [sys.executable, "-c", code, str(ROOT / "tests"), json.dumps(config)], capture_output=True, check=True

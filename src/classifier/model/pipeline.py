@@ -2,7 +2,8 @@
 
 Text is preprocessed once (`InquiryText`), turned into word and/or character TF-IDF features once
 (`FeatureUnion`), and both heads are fitted on the same features (`TriageHeads`, scikit-learn's
-`MultiOutputClassifier` with the triage's urgency threshold). This module also owns the model directory format:
+`MultiOutputClassifier` with the triage's urgency threshold). This module also owns the model directory
+format:
 `model.skops` (read against an explicit list of trusted types) plus `model.json` metadata with the
 SHA-256 of the model file, checked on every load.
 """
