@@ -69,7 +69,9 @@ def test_params_are_found_from_any_folder_of_the_project(params, tmp_path):
     deep.mkdir(parents=True)
     assert find_params(deep) == path
     config = load_config(find_params(deep))
-    assert config.root == tmp_path and config.path("data/x.csv") == tmp_path / "data" / "x.csv"
+    assert config.root == tmp_path
+    assert config.path("data/x.csv").resolve() == tmp_path / "data" / "x.csv"
+    assert not config.path("data/x.csv").is_absolute()  # recorded paths must not name the machine
 
 
 def test_missing_or_broken_params_file_is_a_clear_error(tmp_path):

@@ -1,6 +1,6 @@
 """REST: `mlflow models serve -m models:/inquiry-triage@champion` and `classifier serve`, each started as
 a real server on 127.0.0.1 against the fixtures' SQLite registry, answer the serving input example and
-give the same answers as `classifier score` on the sample inbox and on 1k volume records."""
+give the same answers as `classifier score` on the sample inbox and on 10k volume records."""
 
 import json
 import os
@@ -76,10 +76,10 @@ def env(tracked_run):
 
 @pytest.fixture(scope="module")
 def expected(env, tmp_path_factory):
-    """`classifier score` answers on the sample inbox and on 1k volume records, with their rows."""
+    """`classifier score` answers on the sample inbox and on 10k volume records, with their rows."""
     folder = tmp_path_factory.mktemp("rest_expected")
     inbox = inbox_rows(ROOT / "data" / "new")
-    volume = volume_corpus(1_000, seed=3)[["id", "received_at", "channel", "subject", "body"]]
+    volume = volume_corpus(10_000, seed=3)[["id", "received_at", "channel", "subject", "body"]]
     volume.to_parquet(folder / "volume.parquet", index=False)
     previous = mlflow.get_tracking_uri()
     with pytest.MonkeyPatch.context() as patch:

@@ -1,5 +1,5 @@
 """Spark batch scoring on a real local Spark session (`local[2]`): the same answers as `classifier
-score` on the same rows (the sample inbox and 2k volume records in one Parquet file, so follow-ups
+score` on the same rows (the sample inbox and 10k volume records in one Parquet file, so follow-ups
 and the queue span partitions), in input order; skipped only when Java is absent."""
 
 import os
@@ -43,11 +43,11 @@ def spark(tracked_run):
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
-    """The sample inbox and 2k volume records, one Parquet file, no id column on purpose: ids are made
+    """The sample inbox and 10k volume records, one Parquet file, no id column on purpose: ids are made
     from the file name and record number, as the CLI makes them."""
     folder = tmp_path_factory.mktemp("spark_rows")
     inbox = inbox_rows(ROOT / "data" / "new")
-    volume = volume_corpus(2_000, seed=7)[["id", "received_at", "channel", "subject", "body"]]
+    volume = volume_corpus(10_000, seed=7)[["id", "received_at", "channel", "subject", "body"]]
     both = pd.concat([inbox, volume], ignore_index=True).fillna("")
     both.loc[[3, 40], "body"] = ""  # unscored rows keep their place and get their error
     both.loc[70, "received_at"] = "先週"
@@ -67,7 +67,7 @@ def test_spark_answers_as_the_cli_on_the_same_rows(spark, rows, tmp_path, params
     written = sorted(p.name for p in (tmp_path / "spark.parquet").glob("part-*.parquet"))
     assert len(written) >= 2, "partitioned output"
     answered = pd.read_parquet(tmp_path / "spark.parquet")
-    assert summary["records"] == len(expected) == len(answered) == 2056
+    assert summary["records"] == len(expected) == len(answered) == 10_056
     assert_same_answers(expected, answered)
     assert answered["id"].iloc[0] == "inquiries.parquet:row1"
     assert answered["error"].iloc[3].startswith("row 4") and answered["follow_up_of"].ne("").sum() > 0
@@ -86,7 +86,7 @@ def test_spark_score_command_with_a_model_directory(spark, rows, model_dir, tmp_
         ["spark-score", str(source), "-o", str(output), "--master", "local[2]", "--model", str(model_dir)],
     )
     assert done.exit_code == 0, done.output
-    assert "2056 records" in done.output and not (output / "stale.parquet").exists()
+    assert "10056 records" in done.output and not (output / "stale.parquet").exists()
     answered = pd.read_parquet(output)
     assert_same_answers(expected, answered)
     assert (answered["model_version"] == expected["model_version"]).all()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -170,8 +171,12 @@ class Config(Section):
     root: Path = Path(".")  # the folder params.yaml was read from: relative paths are resolved against it
 
     def path(self, relative: str | Path) -> Path:
-        """A path of params.yaml (data files, batches) as seen from the current directory."""
-        return Path(relative) if Path(relative).is_absolute() else self.root / relative
+        """A path of params.yaml (data files, batches) as seen from the working directory: relative
+        when it is inside the project (what gets recorded, in model.json for one, must not name the
+        machine), absolute only when params.yaml gives it so."""
+        if Path(relative).is_absolute():
+            return Path(relative)
+        return Path(os.path.relpath(self.root / relative))
 
 
 def find_params(start: Path | None = None) -> Path:
