@@ -79,9 +79,7 @@ def tracked_run(tmp_path_factory, small_params, small_data):
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
         metadata = train.main(small_params, small_data.train, folder / "models")
         metrics = evaluate.main(folder / "models", small_data.test, folder / "reports", small_data.robustness)
-        outcome = register.main(
-            small_params.registry, folder / "models", folder / "reports", small_params.sla
-        )
+        outcome = register.main(small_params, folder / "models", folder / "reports")
         yield {
             "folder": folder,
             "model_dir": folder / "models",
@@ -115,6 +113,7 @@ GROUPS = {
     },
     "data": {"test_corpus", "test_data_contract"},
     "model": {
+        "test_adapt",
         "test_benchmarks",
         "test_cli",
         "test_drift",

@@ -13,6 +13,7 @@ from conftest import ROOT
 from openpyxl import load_workbook
 
 from classifier import model
+from classifier.config import SuggestConfig, SuggestWeights
 from classifier.io import contract, labels
 from classifier.io.contract import TOPICS, URGENCIES
 from classifier.io.inputs import read_chunks
@@ -37,11 +38,13 @@ def test_novelty_counts_the_new_terms_a_mail_holds():
     assert share.tolist() == [1.0, 0.5, 0.0] and found == [["おせち", "福袋"], ["福袋"], []]
 
 
-def test_params_come_from_params_yaml(params):
-    settings = suggest.SuggestParams.from_params({"suggest": params.suggest.model_dump()})
-    assert settings.n == params.suggest.n and settings.high_weight == params.suggest.weights.high
-    with pytest.raises(ValueError, match="margin or entropy"):
-        suggest.SuggestParams.from_params({"suggest": {"uncertainty": "random"}})
+def test_settings_are_validated_with_the_key_named():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="uncertainty"):
+        SuggestConfig.model_validate({"uncertainty": "random"})
+    with pytest.raises(ValidationError, match="pool"):
+        SuggestConfig.model_validate({"pool": 0.5})
 
 
 def test_diversity_keeps_one_campaign_from_filling_the_picks(model_dir):
@@ -58,7 +61,7 @@ def test_diversity_keeps_one_campaign_from_filling_the_picks(model_dir):
     frame = pd.concat([copies, others[["subject", "body"]]], ignore_index=True)
     vectors = pipeline.named_steps["features"].transform(model.inquiry_texts(frame))
     scores = np.r_[np.full(60, 0.9), np.linspace(0.8, 0.5, 60)]
-    picked, clusters = suggest.diverse_pick(vectors, scores, 20, suggest.SuggestParams(pool=6.0), seed=0)
+    picked, clusters = suggest.diverse_pick(vectors, scores, 20, SuggestConfig(pool=6.0), seed=0)
     assert len(picked) == 20 and len(set(clusters.tolist())) == 20
     assert (picked < 60).sum() <= 2, picked
 
@@ -250,7 +253,7 @@ def test_possible_red_and_new_terms_raise_the_score_at_equal_uncertainty():
     topic = np.array([[0.6, 0.4, 0, 0, 0, 0]] * 3)
     urgency = np.array([[0.1, 0.2, 0.7]] * 3)  # the same head outputs, P(high) read separately below
     parts = suggest.informativeness(
-        topic, urgency, np.array([0.01, 0.3, 0.01]), np.array([0.0, 0.0, 1.0]), suggest.SuggestParams()
+        topic, urgency, np.array([0.01, 0.3, 0.01]), np.array([0.0, 0.0, 1.0]), SuggestConfig()
     )
     assert parts["score"][1] > parts["score"][0] and parts["score"][2] > parts["score"][0]
     entropy = suggest.informativeness(
@@ -258,7 +261,7 @@ def test_possible_red_and_new_terms_raise_the_score_at_equal_uncertainty():
         urgency,
         np.zeros(3),
         np.zeros(3),
-        suggest.SuggestParams(uncertainty="entropy", high_weight=0.0, new_terms_weight=0.0),
+        SuggestConfig(uncertainty="entropy", weights=SuggestWeights(high=0.0, new_terms=0.0)),
     )
     assert entropy["topic_uncertainty"][0] == pytest.approx(
         -(0.6 * np.log(0.6) + 0.4 * np.log(0.4)) / np.log(6)

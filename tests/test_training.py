@@ -108,7 +108,7 @@ def test_champion_gate_refuses_a_worse_model(tracked_run, small_params, small_da
 
     metrics = evaluate.main(tmp_path / "models", small_data.test, tmp_path / "reports")
     assert metrics["model"]["topic_macro_f1"] < tracked_run["metrics"]["model"]["topic_macro_f1"]
-    outcome = register.main(worse.registry, tmp_path / "models", tmp_path / "reports", worse.sla)
+    outcome = register.main(worse, tmp_path / "models", tmp_path / "reports")
     assert not outcome["promoted"]
     assert outcome["reason"].startswith("worse than the champion: topic_macro_f1")
     client = MlflowClient()

@@ -414,10 +414,11 @@ def suggest(
             raise ValueError(
                 f"{output}: unknown labeling file type '{output.suffix}' (use .csv, .xlsx or .json)"
             )
-        settings = active.SuggestParams.from_params({"suggest": config.suggest.model_dump()})
+        settings = config.suggest
         scored = contract.read_table(scored_path)
         batch = labels.read_batch(input_path, fmt.value if fmt else None, encoding, recursive)
-        skip = set(labels.read_store(store or config.root / "data" / "shop" / "labels.csv")["id"].tolist())
+        default_store = config.path(config.data.shop or "data/shop/labels.csv")
+        skip = set(labels.read_store(store or default_store)["id"].tolist())
         pool = active.candidates(scored, batch, skip)
         folder = _model_folder(model_source)
         scorer = Scorer.load(folder, limits=config.limits, scoring=config.scoring)
@@ -494,13 +495,15 @@ def import_labels(
     from classifier.io import contract, labels
     from classifier.io.inputs import InputError
 
-    target = store or _config(params).root / "data" / "shop" / "labels.csv"
+    if store is None:  # the project's store: params.yaml says where it is
+        config = _config(params)
+        store = config.path(config.data.shop or "data/shop/labels.csv")
     try:
         result = labels.import_labels(
             label_file,
             batch,
             by,
-            target,
+            store,
             source,
             partial,
             fmt.value if fmt else None,
@@ -520,7 +523,7 @@ def import_labels(
         _fail(error)
     skipped = f"; {result.skipped_unlabeled} unlabeled rows left out" if result.skipped_unlabeled else ""
     console.print(
-        f"{result.added} labeled mails added to {escape(str(target))} ({result.store_rows} rows){skipped}"
+        f"{result.added} labeled mails added to {escape(str(store))} ({result.store_rows} rows){skipped}"
     )
     if result.dvc_file:
         console.print(f"dvc add done: commit {escape(result.dvc_file)} (and its .gitignore) with git")

@@ -36,6 +36,10 @@ class DataConfig(Section):
     robustness: Path | None = None  # other writers, other register: never read by training or tuning
     sample: Path
     near_duplicate_jaccard: Annotated[float, Field(gt=0.0, le=1.0)]
+    shop: Path | None = (
+        None  # the shop's labeled mail (`classifier import-labels`); absent or empty: corpus only
+    )
+    shop_holdout: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.3  # share held out (by id) as the gate's test
 
 
 class ModelConfig(Section):
@@ -59,6 +63,8 @@ class SelectionConfig(Section):
     folds: Annotated[int, Field(ge=2)]
     group_by: str | None = None
     grid: dict[str, list[Any]]
+    # Sample weights of the shop's own rows tried when the shop store has rows (joins the grid then).
+    shop_weight: list[Annotated[float, Field(gt=0.0)]] = Field(default_factory=lambda: [1.0], min_length=1)
 
     @model_validator(mode="after")
     def _grid_keys_are_model_keys(self) -> SelectionConfig:

@@ -3,6 +3,8 @@ report and the model card (Markdown). Receives computed results; computes no met
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +125,34 @@ VIEW_COLUMNS = {
     "frozen test split": "model",
     "writer-grouped CV (training)": "writer_grouped_cv",
     "robustness set (other writers)": "robustness",
+    "shop held-out mail": "shop_holdout",  # only with the shop's labeled store: the champion gate's test
 }
+
+LEARNING_CURVE = Path("benchmarks/results/learning_curve.json")  # written by benchmarks/learning_curve.py
+
+
+def learning_curve_markdown(results: Path, figures: Path) -> list[str]:
+    """The shop learning-curve experiment's table and plot, when its results file exists."""
+    if not results.is_file():
+        return []
+    data = json.loads(results.read_text(encoding="utf-8"))
+    plot = results.with_suffix(".png")
+    parts = [
+        "## Learning curve of a shop's own labels",
+        f"Shop: {data['shop']} ({data['shop_test_rows']} held-out mails as its test, labels drawn "
+        f"from the other {data['pool_rows']}); {data['config']}, {data['corpus_rows']} corpus rows, "
+        f"shop weight {data['shop_weight']}, random picks averaged over {data['random_seeds']} seeds "
+        "(`benchmarks/learning_curve.py`). In-distribution (frozen corpus split): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in data["in_distribution"].items())
+        + f". Halfway target for topic macro-F1: {data['halfway_target_topic_macro_f1']:.3f}; reached by "
+        f"suggest at 200 labels: {data['suggest_200_reaches_halfway']}; suggest above random at each size: "
+        f"{data['suggest_beats_random']}.",
+        markdown_table(pd.DataFrame(data["rows"])),
+    ]
+    if plot.is_file():
+        shutil.copyfile(plot, figures / "learning_curve.png")
+        parts.append("![learning curve](figures/learning_curve.png)")
+    return parts
 
 
 def views_markdown(result: dict[str, Any]) -> list[str]:
@@ -248,8 +277,10 @@ def write_all(
             confusion_figure(matrices[name], f"{name} (test split)", figures / f"confusion_{name}.png")
         )
     result["coverage"].to_csv(plots / "coverage.csv", index=False)
-    (reports / "evaluation.md").write_text(
-        evaluation_markdown(test, result, metadata, matrices), encoding="utf-8"
-    )
+    markdown = evaluation_markdown(test, result, metadata, matrices)
+    curve = learning_curve_markdown(LEARNING_CURVE, figures)
+    if curve:
+        markdown += "\n" + "\n\n".join(curve) + "\n"
+    (reports / "evaluation.md").write_text(markdown, encoding="utf-8")
     (reports / "model_card.md").write_text(model_card(result, metadata), encoding="utf-8")
     return written + [reports / "evaluation.md", reports / "model_card.md", plots / "coverage.csv"]

@@ -339,8 +339,11 @@ def labels_of(frame: pd.DataFrame) -> np.ndarray:
     return frame[list(LABEL_COLUMNS)].to_numpy()
 
 
-def fit(pipeline: Pipeline, frame: pd.DataFrame) -> Pipeline:
-    return pipeline.fit(frame, labels_of(frame))
+def fit(pipeline: Pipeline, frame: pd.DataFrame, sample_weight: np.ndarray | None = None) -> Pipeline:
+    """Fit on `frame`'s labels; `sample_weight` (one per row) reaches the heads only when given."""
+    if sample_weight is None:
+        return pipeline.fit(frame, labels_of(frame))
+    return pipeline.fit(frame, labels_of(frame), heads__sample_weight=sample_weight)
 
 
 def probabilities_frame(

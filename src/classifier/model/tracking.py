@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -253,6 +253,8 @@ def log_evaluation(run_id: str, metrics: Mapping[str, Any], reports: Path) -> No
         mlflow.log_metrics({f"baseline_test_{k}": v for k, v in metrics["baseline"].items()})
         if "robustness" in metrics:
             mlflow.log_metrics({f"robustness_{k}": v for k, v in metrics["robustness"].items()})
+        if "shop_holdout" in metrics:
+            mlflow.log_metrics({f"shop_holdout_{k}": v for k, v in metrics["shop_holdout"].items()})
         mlflow.log_metrics(
             {f"behaviour_{k}": v["pass_rate"] for k, v in metrics.get("behaviour", {}).items()}
         )
@@ -356,22 +358,38 @@ def register(
     gate_metrics: Sequence[str],
     tolerance: float,
     prefix: str = "test_",
+    shop_metrics: Callable[[str], Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
     """Register the run's model as a version (once: a run registered before keeps its version), alias it
-    `candidate`, promote it if it passes the gate."""
+    `candidate`, promote it if it passes the gate.
+
+    With `shop_metrics` (a model URI → its metrics on the shop's frozen held-out mail) the gate compares
+    the candidate's `shop_holdout_` figures with the champion scored now on the same mail: the frozen
+    corpus split alone cannot show that a model got better for this shop, and the champion's own
+    logged figures may come from a smaller held-out slice."""
     client = MlflowClient()
     version = registered_version(client, name, run_id) or mlflow.register_model(model_uri, name)
     client.set_registered_model_alias(name, CANDIDATE, version.version)
     candidate = client.get_run(run_id).data.metrics
     champion = version_metrics(client, name, CHAMPION)
-    promoted, reason = gate(
-        {m: candidate[prefix + m] for m in gate_metrics},
-        None
-        if champion is None
-        else {m: champion[prefix + m] for m in gate_metrics if prefix + m in champion},
-        gate_metrics,
-        tolerance,
-    )
+    if shop_metrics is not None:
+        on_shop = None if champion is None else shop_metrics(f"models:/{name}@{CHAMPION}")
+        promoted, reason = gate(
+            {m: candidate["shop_holdout_" + m] for m in gate_metrics},
+            None if on_shop is None else {m: on_shop[m] for m in gate_metrics},
+            gate_metrics,
+            tolerance,
+        )
+        reason = f"shop held-out: {reason}"
+    else:
+        promoted, reason = gate(
+            {m: candidate[prefix + m] for m in gate_metrics},
+            None
+            if champion is None
+            else {m: champion[prefix + m] for m in gate_metrics if prefix + m in champion},
+            gate_metrics,
+            tolerance,
+        )
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, version.version)
     client.set_model_version_tag(name, version.version, "gate", reason)

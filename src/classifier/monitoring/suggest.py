@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 
 from classifier import model
+from classifier.config import SuggestConfig
 from classifier.io import contract
 from classifier.io.labels import unneutralized
 from classifier.monitoring import drift
@@ -44,40 +44,6 @@ SUGGESTION_COLUMNS = (
     "cluster",
     "why",
 )
-
-
-@dataclass(frozen=True)
-class SuggestParams:
-    """The `suggest:` section of params.yaml."""
-
-    n: int = 200
-    uncertainty: str = "margin"  # or "entropy"
-    topic_weight: float = 1.0
-    urgency_weight: float = 1.0
-    high_weight: float = 1.0
-    new_terms_weight: float = 0.5
-    pool: float = 3.0  # the most informative pool × n mails are clustered
-    dimensions: int = 100  # SVD components the clustering works in
-    new_terms: int = 20  # how many of the batch's new frequent terms count as novelty
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> SuggestParams:
-        section = dict(params.get("suggest", {}))
-        weights = section.get("weights", {})
-        uncertainty = str(section.get("uncertainty", cls.uncertainty))
-        if uncertainty not in ("margin", "entropy"):
-            raise ValueError(f"suggest.uncertainty must be margin or entropy, not {uncertainty!r}")
-        return cls(
-            n=int(section.get("n", cls.n)),
-            uncertainty=uncertainty,
-            topic_weight=float(weights.get("topic", cls.topic_weight)),
-            urgency_weight=float(weights.get("urgency", cls.urgency_weight)),
-            high_weight=float(weights.get("high", cls.high_weight)),
-            new_terms_weight=float(weights.get("new_terms", cls.new_terms_weight)),
-            pool=float(section.get("pool", cls.pool)),
-            dimensions=int(section.get("dimensions", cls.dimensions)),
-            new_terms=int(section.get("new_terms", cls.new_terms)),
-        )
 
 
 def margin_uncertainty(probabilities: np.ndarray) -> np.ndarray:
@@ -108,7 +74,7 @@ def novelty(tokens: Sequence[str], terms: Sequence[str]) -> tuple[np.ndarray, li
 
 
 def informativeness(
-    topic_p: np.ndarray, urgency_p: np.ndarray, p_high: np.ndarray, new: np.ndarray, params: SuggestParams
+    topic_p: np.ndarray, urgency_p: np.ndarray, p_high: np.ndarray, new: np.ndarray, params: SuggestConfig
 ) -> dict[str, np.ndarray]:
     """The weighted mean of the four terms, and each term (all in [0, 1])."""
     uncertain = margin_uncertainty if params.uncertainty == "margin" else entropy_uncertainty
@@ -118,14 +84,14 @@ def informativeness(
         "high": high_uncertainty(p_high),
         "novelty": new,
     }
-    weights = (params.topic_weight, params.urgency_weight, params.high_weight, params.new_terms_weight)
+    weights = (params.weights.topic, params.weights.urgency, params.weights.high, params.weights.new_terms)
     total = sum(weights) or 1.0
     score = np.sum([w * t for w, t in zip(weights, terms.values(), strict=True)], axis=0) / total
     return {"score": score, **terms}
 
 
 def diverse_pick(
-    vectors: Any, scores: np.ndarray, n: int, params: SuggestParams, seed: int
+    vectors: Any, scores: np.ndarray, n: int, params: SuggestConfig, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices of at most `n` mails, one per k-means cluster of the most informative `pool × n`, and
     each pick's cluster. Fewer than `n` come back when the pool holds fewer distinct mails."""
@@ -200,7 +166,7 @@ def suggest(
     pipeline: Any,
     frame: pd.DataFrame,
     vocabulary: Mapping[str, int] | None,
-    params: SuggestParams,
+    params: SuggestConfig,
     n: int,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, list[tuple[str, int]]]:

@@ -19,6 +19,7 @@ from classifier.config import Config
 from classifier.evaluation.metrics import calibration_metrics, compute_metrics
 from classifier.model import tracking
 from classifier.serving import routing
+from classifier.training import shop
 from classifier.training.augment import augmented_copies
 from classifier.training.select import best, candidate_configs, cross_validate
 
@@ -27,10 +28,20 @@ log = logging.getLogger(__name__)
 TRACKED_LIBRARIES = ("scikit-learn", "fugashi", "unidic-lite", "pandas", "numpy", "joblib", "mlflow")
 
 
-def select_and_fit(frame: pd.DataFrame, config: Config) -> tuple[Any, dict[str, Any]]:
-    """Cross-validate the grid, refit the best configuration on all of `frame`, choose thresholds."""
+def select_and_fit(
+    frame: pd.DataFrame, config: Config, shop_rows: pd.DataFrame | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """Cross-validate the grid, refit the best configuration on all of `frame`, choose thresholds.
+
+    With the shop's labeled rows (its training part; the held-out slice never comes here) they are
+    added to `frame` and `selection.shop_weight` joins the grid; without them the grid, the folds and
+    the model are exactly those of the corpus alone."""
     selection, seed, augment = config.selection, config.seed, config.augment.model_dump()
-    configs = candidate_configs(config.model.model_dump(), selection.grid)
+    grid: dict[str, list[Any]] = dict(selection.grid)
+    if shop_rows is not None and len(shop_rows):
+        frame = shop.combined(frame, shop_rows)
+        grid["shop_weight"] = list(selection.shop_weight)
+    configs = candidate_configs(config.model.model_dump(), grid)
     results = cross_validate(frame, configs, selection.folds, seed, selection.group_by, augment)
     for result in results:
         with mlflow.start_run(nested=True, run_name=describe(result.config)):
@@ -61,16 +72,21 @@ def select_and_fit(frame: pd.DataFrame, config: Config) -> tuple[Any, dict[str, 
         frame, out_of_fold, routing_config.target_accuracy, routing_config.high_guard
     )
     training = pd.concat([frame, augmented_copies(frame, augment, seed)], ignore_index=True)
-    pipeline = model.fit(model.build_pipeline(chosen, seed), training)
+    weights = shop.weights(training, chosen.get("shop_weight"))
+    pipeline = model.fit(model.build_pipeline(chosen, seed), training, weights)
     summary = {
         "config": chosen,
         "cv_metrics": {**compute_metrics(frame, out_of_fold), **calibration_metrics(frame, out_of_fold)},
         "thresholds": thresholds,
         "candidates": [{"config": describe(r.config), **r.metrics} for r in results],
         "out_of_fold": out_of_fold,
+        "frame": frame,
     }
+    if winner.shop_metrics is not None:
+        summary["cv_shop_metrics"] = winner.shop_metrics
     return pipeline, summary
 
 
 def describe(config: dict[str, Any]) -> str:
-    return f"{config['estimator']} C={config['C']} {'+'.join(config['features'])}"
+    weight = f" shop_weight={config['shop_weight']}" if "shop_weight" in config else ""
+    return f"{config['estimator']} C={config['C']} {'+'.join(config['features'])}{weight}"
