@@ -89,10 +89,11 @@ def cv_rows(model_dir: Path, params: dict[str, Any]) -> list[dict[str, Any]]:
     selection = params["selection"]
     (result,) = cross_validate(frame, [config], selection["folds"], params["seed"], selection.get("group_by"),
                                params.get("augment"))
-    calibrated = [model.temper(p, t) for p, t in zip(result.probabilities, metadata["params"]["temperatures"])]
+    temperatures = metadata["params"]["temperatures"]
+    calibrated = [model.temper(p, t) for p, t in zip(result.probabilities, temperatures)]
     texts, deadlines = model.texts_and_deadlines(frame)
-    oof = model.probabilities_frame(result.classes, calibrated, frame.index, metadata["params"]["high_threshold"],
-                                    texts, deadlines)
+    high_threshold = metadata["params"]["high_threshold"]
+    oof = model.probabilities_frame(result.classes, calibrated, frame.index, high_threshold, texts, deadlines)
     groups = frame[selection["group_by"]].to_numpy() if selection.get("group_by") in frame else None
     folds = folds_of(frame, selection["folds"], params["seed"], selection.get("group_by"))
     rows = []
@@ -103,8 +104,9 @@ def cv_rows(model_dir: Path, params: dict[str, Any]) -> list[dict[str, Any]]:
             fit_groups = groups[train_idx] if groups is not None else None
             estimators = {label: kind().fit(confidence[train_idx], correct[train_idx], fit_groups)
                           for label, kind in METHODS.items()}
-            writers = ",".join(sorted(pd.unique(frame[selection["group_by"]].iloc[valid_idx]))) if groups is not None else ""
-            rows += rows_for(f"cv fold {k + 1} ({writers})", head, confidence[valid_idx], correct[valid_idx], estimators)
+            writers = ",".join(sorted(pd.unique(groups[valid_idx]))) if groups is not None else ""
+            name = f"cv fold {k + 1} ({writers})"
+            rows += rows_for(name, head, confidence[valid_idx], correct[valid_idx], estimators)
     return rows
 
 
@@ -114,7 +116,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         interval = f"[{r['interval'][0]:.3f}, {r['interval'][1]:.3f}]"
         print(f"{r['set'][:44]:<44} {r['head']:<8} {r['rows']:>5} {r['measured']:>8.3f}  {r['method']:<16} "
-              f"{r['estimated']:>8.3f} {interval:>17} {r['abs_error']:>7.3f}  {'yes' if r['covers'] else 'NO'}")
+              f"{r['estimated']:>8.3f} {interval:>17} {r['abs_error']:>7.3f}  "
+              f"{'yes' if r['covers'] else 'NO'}")
 
 
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -122,14 +125,18 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     frame["method"] = frame["method"].str.replace(" (model)", "", regex=False)
     out = []
     for method, part in frame.groupby("method", sort=False):
-        out.append({"method": method, "cases": len(part), "max_abs_error": round(float(part["abs_error"].max()), 4),
+        out.append({"method": method, "cases": len(part),
+                    "max_abs_error": round(float(part["abs_error"].max()), 4),
                     "mean_abs_error": round(float(part["abs_error"].mean()), 4),
-                    "within_5_points": int((part["abs_error"] <= 0.05).sum()), "coverage": round(float(part["covers"].mean()), 3)})
+                    "within_5_points": int((part["abs_error"] <= 0.05).sum()),
+                    "coverage": round(float(part["covers"].mean()), 3)})
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", type=Path, default=ROOT / "models")
     parser.add_argument("--skip-cv", action="store_true", help="only the labeled batches")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "estimate.json")
@@ -144,10 +151,12 @@ def main() -> None:
     print()
     for t in totals:
         print(f"{t['method']:<16} cases {t['cases']:>3}  max |error| {t['max_abs_error']:.3f}  mean |error| "
-              f"{t['mean_abs_error']:.3f}  within 5 points {t['within_5_points']}/{t['cases']}  coverage {t['coverage']:.2f}")
+              f"{t['mean_abs_error']:.3f}  within 5 points {t['within_5_points']}/{t['cases']}  "
+              f"coverage {t['coverage']:.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {"machine": platform.platform(), "python": sys.version.split()[0],
-              "model": model.read_metadata(args.model).get("model_sha256", ""), "rows": rows, "summary": totals}
+              "model": model.read_metadata(args.model).get("model_sha256", ""),
+              "rows": rows, "summary": totals}
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"\nwritten {args.out}")
 

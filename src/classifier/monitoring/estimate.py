@@ -86,13 +86,17 @@ class AccuracyEstimator:
 
     # -- shared --------------------------------------------------------------------------------
 
-    def fit(self, confidence: Sequence[float], correct: Sequence[bool], groups: Sequence[Any] | None = None) -> AccuracyEstimator:
+    def fit(
+        self, confidence: Sequence[float], correct: Sequence[bool], groups: Sequence[Any] | None = None
+    ) -> AccuracyEstimator:
         """Fit on out-of-fold confidences and whether each prediction was right. With `groups` (the
         writer of each row), the shift variance comes from leaving each writer out in turn."""
         confidence = _as_array(confidence, "fit")
         correct = np.asarray(correct, dtype=bool)
         if len(confidence) != len(correct) or len(confidence) == 0:
-            raise ValueError(f"fit: {len(confidence)} confidences and {len(correct)} correctness flags; need equal and > 0")
+            raise ValueError(
+                f"fit: {len(confidence)} confidences and {len(correct)} correctness flags; need equal and > 0"
+            )
         if groups is not None:
             self.shift_sd = self._shift_sd(confidence, correct, np.asarray(groups))
         self._fit_point(confidence, correct)
@@ -126,14 +130,16 @@ class AccuracyEstimator:
         point = self._point(confidence)
         z = float(stats.norm.ppf(0.5 + self.level / 2))
         half = z * math.sqrt(self._sampling_variance(confidence) + self.shift_sd**2)
-        return Estimate(self.method, point, max(0.0, point - half), min(1.0, point + half), len(confidence), self.level)
+        low, high = max(0.0, point - half), min(1.0, point + half)
+        return Estimate(self.method, point, low, high, len(confidence), self.level)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "level": self.level, "shift_sd": round(self.shift_sd, 6), **self._state()}
+        state = {"method": self.method, "level": self.level, "shift_sd": round(self.shift_sd, 6)}
+        return {**state, **self._state()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AccuracyEstimator:
-        kinds = {kind.method: kind for kind in (MeanConfidence, ThresholdedConfidence, DifferenceOfConfidences)}
+        kinds = METHODS
         if data.get("method") not in kinds:
             raise ValueError(f"estimator: unknown method {data.get('method')!r}; known: {', '.join(kinds)}")
         estimator = kinds[data["method"]](level=float(data["level"]), shift_sd=float(data["shift_sd"]))
@@ -197,10 +203,16 @@ class DifferenceOfConfidences(AccuracyEstimator):
         self.mean_confidence = 1.0
         self.slope = 1.0
 
-    def fit(self, confidence: Sequence[float], correct: Sequence[bool], groups: Sequence[Any] | None = None) -> AccuracyEstimator:
+    def fit(
+        self, confidence: Sequence[float], correct: Sequence[bool], groups: Sequence[Any] | None = None
+    ) -> AccuracyEstimator:
         if groups is not None:
-            conf, right, keys = _as_array(confidence, "fit"), np.asarray(correct, dtype=bool), np.asarray(groups)
-            moves = [(conf[keys == g].mean() - conf.mean(), right[keys == g].mean() - right.mean()) for g in pd.unique(keys)]
+            conf, keys = _as_array(confidence, "fit"), np.asarray(groups)
+            right = np.asarray(correct, dtype=bool)
+            moves = [
+                (conf[keys == g].mean() - conf.mean(), right[keys == g].mean() - right.mean())
+                for g in pd.unique(keys)
+            ]
             dx, dy = np.array(moves).T
             self.slope = float(np.dot(dx, dy) / np.dot(dx, dx)) if np.dot(dx, dx) > 0 else 1.0
         return super().fit(confidence, correct, groups)
@@ -209,13 +221,15 @@ class DifferenceOfConfidences(AccuracyEstimator):
         self.accuracy, self.mean_confidence = float(correct.mean()), float(confidence.mean())
 
     def _point(self, confidence: np.ndarray) -> float:
-        return float(np.clip(self.accuracy + self.slope * (confidence.mean() - self.mean_confidence), 0.0, 1.0))
+        moved = self.accuracy + self.slope * (confidence.mean() - self.mean_confidence)
+        return float(np.clip(moved, 0.0, 1.0))
 
     def _state(self) -> dict[str, Any]:
         return {"accuracy": self.accuracy, "mean_confidence": self.mean_confidence, "slope": self.slope}
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
-        self.accuracy, self.mean_confidence, self.slope = (float(state[k]) for k in ("accuracy", "mean_confidence", "slope"))
+        self.accuracy = float(state["accuracy"])
+        self.mean_confidence, self.slope = float(state["mean_confidence"]), float(state["slope"])
 
 
 METHODS: dict[str, type[AccuracyEstimator]] = {
@@ -232,7 +246,8 @@ def fit_estimators(
     fitted = {}
     for name in LABEL_COLUMNS:
         correct = truth[name].to_numpy() == out_of_fold[name].to_numpy()
-        estimator = METHODS[method](level=level).fit(out_of_fold[f"{name}_confidence"].to_numpy(), correct, groups)
+        confidence = out_of_fold[f"{name}_confidence"].to_numpy()
+        estimator = METHODS[method](level=level).fit(confidence, correct, groups)
         fitted[name] = estimator.to_dict()
     return fitted
 
