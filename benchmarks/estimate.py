@@ -108,13 +108,15 @@ def cv_rows(model_dir: Path, params: Config) -> list[dict[str, Any]]:
     (result,) = cross_validate(
         frame, [config], selection.folds, params.seed, selection.group_by, params.augment.model_dump()
     )
-    calibrated = [
-        model.temper(p, t) for p, t in zip(result.probabilities, metadata["params"]["temperatures"])
-    ]
-    texts, deadlines = model.texts_and_deadlines(frame)
-    oof = model.probabilities_frame(
-        result.classes, calibrated, frame.index, metadata["params"]["high_threshold"], texts, deadlines
+    temperatures = metadata["params"]["temperatures"]  # None: the heads calibrate themselves
+    calibrated = (
+        result.probabilities
+        if temperatures is None
+        else [model.temper(p, t) for p, t in zip(result.probabilities, temperatures)]
     )
+    texts, deadlines = model.texts_and_deadlines(frame)
+    high_threshold = metadata["params"]["high_threshold"]
+    oof = model.probabilities_frame(result.classes, calibrated, frame.index, high_threshold, texts, deadlines)
     groups = frame[selection.group_by].to_numpy() if selection.group_by in frame else None
     folds = folds_of(frame, selection.folds, params.seed, selection.group_by)
     rows = []
@@ -127,14 +129,9 @@ def cv_rows(model_dir: Path, params: Config) -> list[dict[str, Any]]:
                 label: kind().fit(confidence[train_idx], correct[train_idx], fit_groups)
                 for label, kind in METHODS.items()
             }
-            writers = (
-                ",".join(sorted(pd.unique(frame[selection["group_by"]].iloc[valid_idx])))
-                if groups is not None
-                else ""
-            )
-            rows += rows_for(
-                f"cv fold {k + 1} ({writers})", head, confidence[valid_idx], correct[valid_idx], estimators
-            )
+            writers = ",".join(sorted(pd.unique(groups[valid_idx]))) if groups is not None else ""
+            name = f"cv fold {k + 1} ({writers})"
+            rows += rows_for(name, head, confidence[valid_idx], correct[valid_idx], estimators)
     return rows
 
 
@@ -147,7 +144,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         interval = f"[{r['interval'][0]:.3f}, {r['interval'][1]:.3f}]"
         print(
             f"{r['set'][:44]:<44} {r['head']:<8} {r['rows']:>5} {r['measured']:>8.3f}  {r['method']:<16} "
-            f"{r['estimated']:>8.3f} {interval:>17} {r['abs_error']:>7.3f}  {'yes' if r['covers'] else 'NO'}"
+            f"{r['estimated']:>8.3f} {interval:>17} {r['abs_error']:>7.3f}  "
+            f"{'yes' if r['covers'] else 'NO'}"
         )
 
 
@@ -188,7 +186,8 @@ def main() -> None:
     for t in totals:
         print(
             f"{t['method']:<16} cases {t['cases']:>3}  max |error| {t['max_abs_error']:.3f}  mean |error| "
-            f"{t['mean_abs_error']:.3f}  within 5 points {t['within_5_points']}/{t['cases']}  coverage {t['coverage']:.2f}"
+            f"{t['mean_abs_error']:.3f}  within 5 points {t['within_5_points']}/{t['cases']}  "
+            f"coverage {t['coverage']:.2f}"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {

@@ -137,9 +137,8 @@ def test_drift_report_shows_the_fitted_estimate_beside_the_mean_confidence(
         assert entry["method"] == profile["estimators"][name]["method"] and "accuracy" not in entry
         low, high = entry["interval"]
         assert low <= entry["estimated_accuracy"] <= high
-        assert entry["mean_confidence"] == pytest.approx(
-            unlabeled[f"{name}_confidence"].astype(float).mean(), abs=1e-4
-        )
+        mean = unlabeled[f"{name}_confidence"].astype(float).mean()
+        assert entry["mean_confidence"] == pytest.approx(mean, abs=1e-4)
         check = next(c for c in report.checks if c.name == f"{name} performance")
         assert check.statistic == "estimated accuracy" and check.value == entry["estimated_accuracy"]
 
@@ -147,30 +146,25 @@ def test_drift_report_shows_the_fitted_estimate_beside_the_mean_confidence(
 def test_drift_command_prints_the_estimate_with_its_interval(model_dir, robustness_scored, tmp_path):
     batch = tmp_path / "unlabeled.csv"
     robustness_scored.drop(columns=["true_topic", "true_urgency"]).to_csv(batch, index=False)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "classifier",
-            "drift",
-            "--current",
-            str(batch),
-            "--reference",
-            str(model_dir),
-            "--params",
-            str(ROOT / "params.yaml"),
-            "--json",
-            str(tmp_path / "report.json"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    command = [
+        sys.executable,
+        "-m",
+        "classifier",
+        "drift",
+        "--current",
+        str(batch),
+        "--reference",
+        str(model_dir),
+        "--params",
+        str(ROOT / "params.yaml"),
+        "--json",
+        str(tmp_path / "report.json"),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True)
     assert run.returncode in (0, 1), run.stderr
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     for head in ("topic", "urgency"):
         entry = report["performance"][head]
         low, high = entry["interval"]
-        assert (
-            f"{head} accuracy: estimated {entry['estimated_accuracy']:.3f} [{low:.3f}, {high:.3f}] (ATC"
-            in run.stdout
-        )
+        line = f"{head} accuracy: estimated {entry['estimated_accuracy']:.3f} [{low:.3f}, {high:.3f}] (ATC"
+        assert line in run.stdout

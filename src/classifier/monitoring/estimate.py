@@ -135,23 +135,16 @@ class AccuracyEstimator:
         point = self._point(confidence)
         z = float(stats.norm.ppf(0.5 + self.level / 2))
         half = z * math.sqrt(self._sampling_variance(confidence) + self.shift_sd**2)
-        return Estimate(
-            self.method, point, max(0.0, point - half), min(1.0, point + half), len(confidence), self.level
-        )
+        low, high = max(0.0, point - half), min(1.0, point + half)
+        return Estimate(self.method, point, low, high, len(confidence), self.level)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "level": self.level,
-            "shift_sd": round(self.shift_sd, 6),
-            **self._state(),
-        }
+        state = {"method": self.method, "level": self.level, "shift_sd": round(self.shift_sd, 6)}
+        return {**state, **self._state()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AccuracyEstimator:
-        kinds = {
-            kind.method: kind for kind in (MeanConfidence, ThresholdedConfidence, DifferenceOfConfidences)
-        }
+        kinds = METHODS
         if data.get("method") not in kinds:
             raise ValueError(f"estimator: unknown method {data.get('method')!r}; known: {', '.join(kinds)}")
         estimator = kinds[data["method"]](level=float(data["level"]), shift_sd=float(data["shift_sd"]))
@@ -219,11 +212,8 @@ class DifferenceOfConfidences(AccuracyEstimator):
         self, confidence: Sequence[float], correct: Sequence[bool], groups: Sequence[Any] | None = None
     ) -> AccuracyEstimator:
         if groups is not None:
-            conf, right, keys = (
-                _as_array(confidence, "fit"),
-                np.asarray(correct, dtype=bool),
-                np.asarray(groups),
-            )
+            conf, keys = _as_array(confidence, "fit"), np.asarray(groups)
+            right = np.asarray(correct, dtype=bool)
             moves = [
                 (conf[keys == g].mean() - conf.mean(), right[keys == g].mean() - right.mean())
                 for g in pd.unique(keys)
@@ -236,17 +226,15 @@ class DifferenceOfConfidences(AccuracyEstimator):
         self.accuracy, self.mean_confidence = float(correct.mean()), float(confidence.mean())
 
     def _point(self, confidence: np.ndarray) -> float:
-        return float(
-            np.clip(self.accuracy + self.slope * (confidence.mean() - self.mean_confidence), 0.0, 1.0)
-        )
+        moved = self.accuracy + self.slope * (confidence.mean() - self.mean_confidence)
+        return float(np.clip(moved, 0.0, 1.0))
 
     def _state(self) -> dict[str, Any]:
         return {"accuracy": self.accuracy, "mean_confidence": self.mean_confidence, "slope": self.slope}
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
-        self.accuracy, self.mean_confidence, self.slope = (
-            float(state[k]) for k in ("accuracy", "mean_confidence", "slope")
-        )
+        self.accuracy = float(state["accuracy"])
+        self.mean_confidence, self.slope = float(state["mean_confidence"]), float(state["slope"])
 
 
 METHODS: dict[str, type[AccuracyEstimator]] = {
@@ -266,9 +254,8 @@ def fit_estimators(
     fitted = {}
     for name in LABEL_COLUMNS:
         correct = truth[name].to_numpy() == out_of_fold[name].to_numpy()
-        estimator = METHODS[method](level=level).fit(
-            out_of_fold[f"{name}_confidence"].to_numpy(), correct, groups
-        )
+        confidence = out_of_fold[f"{name}_confidence"].to_numpy()
+        estimator = METHODS[method](level=level).fit(confidence, correct, groups)
         fitted[name] = estimator.to_dict()
     return fitted
 
