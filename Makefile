@@ -32,7 +32,9 @@ run: $(STAMP)
 	dvc repro
 	classifier queue reports/sample_queue.csv --show 60
 
+# Lint, format, types and notebook outputs first (seconds), then the whole test suite.
 test: $(STAMP)
+	$(MAKE) --no-print-directory lint
 	python -m pytest
 
 # The benchmark suite (docs/performance.md): needs a trained model (make run) and the peer tokenizers.
@@ -47,7 +49,7 @@ lock:
 
 # Lint, format check, types and notebook outputs (what .ci/run checks before the tests).
 lint: $(STAMP)
-	ruff check src tests benchmarks
-	ruff format --check src tests benchmarks
+	ruff check src tests benchmarks scripts
+	ruff format --check src tests benchmarks scripts
 	mypy
 	nbstripout --verify notebooks/*.ipynb
