@@ -112,7 +112,7 @@ def test_unfitted_heads_and_pipeline_raise_not_fitted(params, sample):
         with pytest.raises(NotFittedError, match="TriageHeads"):
             method(X)
     with pytest.raises(NotFittedError):
-        heads.topic_
+        _ = heads.topic_
     pipeline = model.build_pipeline(params.model.model_dump())
     with pytest.raises(NotFittedError):
         pipeline.predict(sample.head(2))

@@ -119,7 +119,7 @@ def test_a_changed_model_file_is_refused_when_the_pyfunc_loads(registry, tmp_pat
 
 
 def test_tracking_load_reads_the_pyfunc_and_the_cli_scores_with_it(registry, tmp_path):
-    pipeline, metadata = tracking.load(CHAMPION)
+    _pipeline, metadata = tracking.load(CHAMPION)
     assert metadata["model_sha256"] == registry["metadata"]["model_sha256"]
     assert metadata["routing"] == registry["metadata"]["routing"]
     copy = tmp_path / "inbox"

@@ -279,9 +279,9 @@ def build_suite(
 
         return make
 
-    steppable = lambda r: (
-        r.topic in NEED and (r.urgency == "low" or (r.topic, r.urgency) == ("non_delivery", "medium"))
-    )
+    def steppable(r: Any) -> bool:
+        return r.topic in NEED and (r.urgency == "low" or (r.topic, r.urgency) == ("non_delivery", "medium"))
+
     sample("deadline_step", steppable, deadline("deadline_step", True), True)
     sample("deadline_far", steppable, deadline("deadline_far", False), True)
     sample(

@@ -252,4 +252,4 @@ def write_all(
         evaluation_markdown(test, result, metadata, matrices), encoding="utf-8"
     )
     (reports / "model_card.md").write_text(model_card(result, metadata), encoding="utf-8")
-    return written + [reports / "evaluation.md", reports / "model_card.md", plots / "coverage.csv"]
+    return [*written, reports / "evaluation.md", reports / "model_card.md", plots / "coverage.csv"]

@@ -186,7 +186,7 @@ class ThresholdedConfidence(AccuracyEstimator):
         # at the threshold so the held-out share above it equals the held-out accuracy exactly.
         target = float(correct.mean()) * len(confidence)
         ordered = np.sort(confidence)[::-1]
-        k = min(len(ordered) - 1, max(0, int(math.ceil(target)) - 1))
+        k = min(len(ordered) - 1, max(0, math.ceil(target) - 1))
         self.threshold = float(ordered[k])
         above = float((confidence > self.threshold).sum())
         at = float((confidence == self.threshold).sum())

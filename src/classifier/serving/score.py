@@ -83,7 +83,7 @@ KEY_COLUMNS = (
 def record_errors(frame: pd.DataFrame, first_row: int = 1) -> list[str]:
     """Per-row problems of unlabeled inquiries as one message per row ('' when fine), naming the
     row (the record number in the input, `first_row` being the frame's first) and the field."""
-    allowed = {"channel": contract.CHANNELS + ("",)}
+    allowed = {"channel": (*contract.CHANNELS, "")}
     errors = []
     checked = [c for c in (*contract.TEXT_COLUMNS, "input_error") if c in frame]
     # Column lists zipped into records: DataFrame.to_dict costs several times more.
@@ -367,7 +367,7 @@ def neutralized(value: str) -> str:
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """The text columns neutralized; numbers are left alone (a negative number is no formula, and
     no numeric output column can be negative anyway), so `classifier queue` reads them back."""
-    text = [name for name, dtype in frame.dtypes.items() if dtype == object]
+    text = [name for name, dtype in frame.dtypes.items() if pd.api.types.is_object_dtype(dtype)]
     return frame.assign(**{name: [neutralized(value) for value in frame[name].tolist()] for name in text})
 
 
@@ -381,7 +381,9 @@ def rendered(frame: pd.DataFrame, suffix: str, header: bool, csv_escape: bool = 
             index=False, header=header, lineterminator="\r\n"
         )
     if suffix == ".parquet":  # text as pandas' string columns, the Parquet schema of every part
-        return frame.astype({name: "str" for name, dtype in frame.dtypes.items() if dtype == object})
+        return frame.astype(
+            {name: "str" for name, dtype in frame.dtypes.items() if pd.api.types.is_object_dtype(dtype)}
+        )
     return frame.to_json(orient="records", lines=True, force_ascii=False)
 
 
