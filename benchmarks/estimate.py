@@ -188,7 +188,8 @@ def main() -> None:
     for t in totals:
         print(
             f"{t['method']:<16} cases {t['cases']:>3}  max |error| {t['max_abs_error']:.3f}  mean |error| "
-            f"{t['mean_abs_error']:.3f}  within 5 points {t['within_5_points']}/{t['cases']}  coverage {t['coverage']:.2f}"
+            f"{t['mean_abs_error']:.3f}  within 5 points {t['within_5_points']}/{t['cases']}  "
+            f"coverage {t['coverage']:.2f}"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {

@@ -370,7 +370,10 @@ def display_path(path: Path | str) -> str:
 
 
 def _too_large(size: int, max_bytes: int) -> str:
-    return f"mail of {size:,} bytes, over the limit of {max_bytes:,} (params.yaml limits.max_mail_bytes): not read"
+    return (
+        f"mail of {size:,} bytes, over the limit of {max_bytes:,} "
+        "(params.yaml limits.max_mail_bytes): not read"
+    )
 
 
 def raw_eml(paths: Iterator[Path] | list[Path], max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawMail]:
