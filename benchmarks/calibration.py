@@ -96,7 +96,7 @@ class StackedCalibratedLinear:
             denominator = np.sum(proba, axis=1)[:, np.newaxis]
             uniform = np.full_like(proba, 1 / self.classes)
             proba = np.divide(proba, denominator, out=uniform, where=denominator != 0)
-            proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
+            proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
             mean += proba
         mean /= self.folds
         return mean

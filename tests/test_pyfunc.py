@@ -103,7 +103,8 @@ def test_a_request_without_a_body_column_is_an_error_on_every_row(pyfunc):
 
     model = TriageModel()
     loaded = pyfunc.unwrap_python_model()
-    model.scorer, model.sla = loaded.scorer, loaded.sla  # MLflow itself would refuse the call by its signature
+    # MLflow itself would refuse the call by its signature
+    model.scorer, model.sla = loaded.scorer, loaded.sla
     answered = model.predict(None, pd.DataFrame({"id": ["a", "b"], "subject": ["x", "y"]}))
     assert answered["error"].str.contains("field 'body': missing column").all()
     assert answered["id"].tolist() == ["a", "b"] and list(answered.columns) == list(OUTPUT_COLUMNS)
