@@ -96,7 +96,7 @@ class StackedCalibratedLinear:
             denominator = np.sum(proba, axis=1)[:, np.newaxis]
             uniform = np.full_like(proba, 1 / self.classes)
             proba = np.divide(proba, denominator, out=uniform, where=denominator != 0)
-            proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
+            proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
             mean += proba
         mean /= self.folds
         return mean
@@ -202,12 +202,14 @@ def main() -> None:
             start = time.perf_counter()
             score = fit(X_train, y_train)
             fit_seconds[name] += time.perf_counter() - start
-            score_seconds[name] += best_time(lambda: score(X_valid), args.repeats)
+            score_seconds[name] += best_time(lambda score=score, X=X_valid: score(X), args.repeats)
             for head, proba in enumerate(score(X_valid)):
                 oof[name][head][valid_idx] = proba
             if name == "temperature_single":
                 wrapped = multioutput_of(score.heads)  # type: ignore[attr-defined]
-                score_seconds[MULTIOUTPUT] += best_time(lambda: wrapped(X_valid), args.repeats)
+                score_seconds[MULTIOUTPUT] += best_time(
+                    lambda wrapped=wrapped, X=X_valid: wrapped(X), args.repeats
+                )
                 for head, proba in enumerate(wrapped(X_valid)):
                     oof[MULTIOUTPUT][head][valid_idx] = proba
         print(f"fold {number + 1}/{folds} done", file=sys.stderr, flush=True)

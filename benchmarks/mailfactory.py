@@ -123,7 +123,8 @@ def build_mail(
     quoted_name = "UTF-8''" + urllib.parse.quote(name)  # RFC 2231, as mailers write non-ASCII file names
     attached = (
         f"Content-Type: application/octet-stream; name*={quoted_name}\r\n"
-        f"Content-Disposition: attachment; filename*={quoted_name}\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        f"Content-Disposition: attachment; filename*={quoted_name}\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n"
     ).encode() + base64.encodebytes(data)
     headers.append(f'Content-Type: multipart/mixed; boundary="{boundary}"')
     return (

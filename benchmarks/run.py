@@ -126,7 +126,8 @@ def score_command(source: Path, output: Path, jobs: int, model_dir: Path) -> dic
         "from typer.testing import CliRunner\n"
         "from classifier.cli import app\n"
         "t = time.perf_counter()\n"
-        f"r = CliRunner().invoke(app, ['score', {str(source)!r}, '-o', {str(output)!r}, '--show', '0', '--jobs', '{jobs}', '--model', {str(model_dir)!r}])\n"
+        f"r = CliRunner().invoke(app, ['score', {str(source)!r}, '-o', {str(output)!r}, '--show', '0', "
+        f"'--jobs', '{jobs}', '--model', {str(model_dir)!r}])\n"
         "assert r.exit_code == 0, r.output\n"
         "print(json.dumps({'seconds': round(time.perf_counter() - t, 2)}))\n"
     )
@@ -134,7 +135,8 @@ def score_command(source: Path, output: Path, jobs: int, model_dir: Path) -> dic
 
 
 def best_of_two(function, *args):
-    """Result and the faster of two runs (the second runs with warm caches, as after a batch's first chunks)."""
+    """Result and the faster of two runs (the second runs with warm caches, as after a batch's first
+    chunks)."""
     result, first = timed(function, *args)
     _, second = timed(function, *args)
     return result, min(first, second)
@@ -188,7 +190,8 @@ def training_time(size: int, train_csv: Path, model_dir: Path) -> dict:
         "from classifier import model\n"
         f"frame = pd.read_csv({str(train_csv)!r}, dtype=str, keep_default_na=False).head({size})\n"
         f"config = json.load(open({str(model_dir / 'model.json')!r}))['params']\n"
-        "t = time.perf_counter(); model.fit(model.build_pipeline(config), frame); seconds = time.perf_counter() - t\n"
+        "t = time.perf_counter(); model.fit(model.build_pipeline(config), frame); "
+        "seconds = time.perf_counter() - t\n"
         "print(json.dumps({'seconds': round(seconds, 2)}))\n"
     )
     return run_child(code)
@@ -201,7 +204,8 @@ def cold_start(model_dir: Path) -> dict:
         "from classifier.serving.score import Scorer\n"
         "from classifier.config import load_config\n"
         f"s = Scorer.load({str(model_dir)!r})\n"
-        "s.score(pd.DataFrame([{'id': 'x', 'received_at': '2026-11-20T10:00:00+09:00', 'subject': '', 'body': '注文した商品がまだ届きません。'}]), load_config().sla)\n"
+        "s.score(pd.DataFrame([{'id': 'x', 'received_at': '2026-11-20T10:00:00+09:00', 'subject': '', "
+        "'body': '注文した商品がまだ届きません。'}]), load_config().sla)\n"
         "print(json.dumps({'seconds': round(time.perf_counter() - t, 2)}))\n"
     )
     return run_child(code)

@@ -186,7 +186,8 @@ def main() -> None:
     for name in ("pyfunc in process (no HTTP)", "classifier serve", "mlflow models serve"):
         figures = results[name]
         print(
-            f"{name:32} {figures['p50_ms']:8.1f} {figures['p90_ms']:8.1f} {figures['p99_ms']:8.1f} {figures['max_ms']:8.1f}"
+            f"{name:32} {figures['p50_ms']:8.1f} {figures['p90_ms']:8.1f} "
+            f"{figures['p99_ms']:8.1f} {figures['max_ms']:8.1f}"
             f"  {'yes' if figures['p99_ms'] < 50 else 'no'}"
         )
     print(f"written to {args.out}")

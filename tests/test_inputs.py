@@ -42,7 +42,8 @@ def mail(number, body=None):
 def plain_mail(message_id, body):
     """A mail with an 8-bit body, as most mail in an mbox is: its lines are the mbox's lines."""
     return (
-        f"Message-ID: <{message_id}>\nDate: Fri, 20 Nov 2026 09:30:00 +0900\nContent-Type: text/plain; charset=UTF-8\n"
+        f"Message-ID: <{message_id}>\nDate: Fri, 20 Nov 2026 09:30:00 +0900\n"
+        "Content-Type: text/plain; charset=UTF-8\n"
         f"Content-Transfer-Encoding: 8bit\n\n{body}\n"
     ).encode()
 
@@ -74,7 +75,10 @@ def test_jsonl_with_a_bom_keeps_its_first_record(tmp_path):
 
 def test_cp932_csv_is_read_by_auto_and_by_name(tmp_path):
     path = tmp_path / "sjis.csv"
-    text = "id,channel,body\r\nr1,form,①番の部品が足りません。㈱マルシェ 髙橋\r\nr2,mall,ｻｲｽﾞ交換～お願いします\r\n"
+    text = (
+        "id,channel,body\r\nr1,form,①番の部品が足りません。㈱マルシェ 髙橋\r\n"
+        "r2,mall,ｻｲｽﾞ交換～お願いします\r\n"
+    )
     path.write_bytes(text.encode("cp932"))
     for encoding in ("auto", "cp932", "shift_jis"):
         frame = records(path, encoding=encoding)
@@ -217,7 +221,10 @@ def test_a_separator_without_date_splits_when_headers_follow(tmp_path):
 
 
 def test_content_length_protects_a_body_that_looks_like_mbox(tmp_path):
-    body = "転送します。\n\nFrom customer@example.jp Fri Nov 20 09:30:00 2026\nSubject: 以前のメール\n\n古い本文\n"
+    body = (
+        "転送します。\n\nFrom customer@example.jp Fri Nov 20 09:30:00 2026\n"
+        "Subject: 以前のメール\n\n古い本文\n"
+    )
     payload = body.encode("utf-8")
     first = plain_mail("cl@x", "").replace(b"\n\n\n", b"\nContent-Length: %d\n\n" % len(payload)) + payload
     path = tmp_path / "cl.mbox"
@@ -296,8 +303,8 @@ def test_a_csv_field_over_max_field_chars_refuses_the_file_naming_the_row(tmp_pa
     with pytest.raises(InputError) as caught:
         records(path, limits=Limits(max_field_chars=1000))
     assert (
-        str(caught.value)
-        == f"{path}: row 2: not readable as CSV (a field over 1,000 characters (params.yaml limits.max_field_chars))"
+        str(caught.value) == f"{path}: row 2: not readable as CSV "
+        "(a field over 1,000 characters (params.yaml limits.max_field_chars))"
     )
 
 

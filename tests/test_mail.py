@@ -66,7 +66,10 @@ def test_html_only_mail_becomes_text():
 
 
 def test_html_to_text_drops_scripts_and_keeps_line_breaks():
-    markup = "<html><head><title>t</title></head><body><div>一行目<br>二行目</div><script>x()</script><p>&lt;注意&gt;</p></body></html>"
+    markup = (
+        "<html><head><title>t</title></head><body><div>一行目<br>二行目</div>"
+        "<script>x()</script><p>&lt;注意&gt;</p></body></html>"
+    )
     assert html_to_text(markup) == "一行目\n二行目\n<注意>"
 
 
@@ -125,7 +128,8 @@ QUOTED_LAYOUTS = [
     (BODY + "\n\n----------\n星野 巧\n080-2718-2818"),  # a phone number makes it contact details
     (
         BODY
-        + "\n\n＝＝＝＝＝＝＝＝＝＝\n株式会社テスト 購買部\n山田 太郎\nyamada@example.co.jp\n＝＝＝＝＝＝＝＝＝＝"
+        + "\n\n＝＝＝＝＝＝＝＝＝＝\n株式会社テスト 購買部\n山田 太郎\n"
+        + "yamada@example.co.jp\n＝＝＝＝＝＝＝＝＝＝"
     ),
 ]
 
@@ -136,7 +140,10 @@ def test_quoted_messages_and_signatures_are_removed(body):
 
 
 def test_a_rule_inside_the_message_is_not_a_signature():
-    body = "注文内容\n----------\n・マグカップ 2個\n・ティーポット 1個\n----------\nこのうちマグカップが1個足りませんでした。\n確認をお願いします。"
+    body = (
+        "注文内容\n----------\n・マグカップ 2個\n・ティーポット 1個\n----------\n"
+        "このうちマグカップが1個足りませんでした。\n確認をお願いします。"
+    )
     assert strip_quoted(body) == body
     postscript = (
         "在庫はありますか?\n--\n追伸 色違いも気になっています"  # two dashes without the space: a divider
@@ -191,7 +198,8 @@ def test_raw_8bit_subject_is_decoded_not_dropped(encoded, expected):
 
 def test_8bit_thread_headers_and_an_unreadable_date_do_not_break_the_mail():
     raw = (
-        "Subject: 件名\r\nMessage-ID: <注文@x>\r\nIn-Reply-To: <前回@x>\r\nDate: 佐々木 美咲 090-1234-5678\r\n\r\n本文です\r\n"
+        "Subject: 件名\r\nMessage-ID: <注文@x>\r\nIn-Reply-To: <前回@x>\r\n"
+        "Date: 佐々木 美咲 090-1234-5678\r\n\r\n本文です\r\n"
     ).encode()
     record = parse_message(raw, "m.eml")
     assert (record.id, record.in_reply_to, record.subject, record.body) == (
@@ -206,7 +214,10 @@ def test_8bit_thread_headers_and_an_unreadable_date_do_not_break_the_mail():
 def nested_mail(levels: int) -> bytes:
     opening = "".join(f'Content-Type: multipart/mixed; boundary="b{n}"\n\n--b{n}\n' for n in range(levels))
     closing = "".join(f"--b{n}--\n" for n in reversed(range(levels)))
-    return f"Message-ID: <n{levels}@x>\n{opening}Content-Type: text/plain; charset=utf-8\n\n返品したいです\n{closing}".encode()
+    return (
+        f"Message-ID: <n{levels}@x>\n{opening}Content-Type: text/plain; charset=utf-8\n\n"
+        f"返品したいです\n{closing}"
+    ).encode()
 
 
 @pytest.mark.parametrize("levels", [51, 2000, 20000])
@@ -232,7 +243,8 @@ def test_a_mail_over_the_size_limit_is_one_record_and_is_not_read(tmp_path):
     assert read[0] == RawMail(
         b"",
         str(tmp_path / "big.eml"),
-        f"mail of {len(raw):,} bytes, over the limit of {len(raw) - 1:,} (params.yaml limits.max_mail_bytes): not read",
+        f"mail of {len(raw):,} bytes, over the limit of {len(raw) - 1:,} "
+        "(params.yaml limits.max_mail_bytes): not read",
     )
     assert read[1].data == raw[:200] and read[1].problem == ""
     box = mailbox.mbox(tmp_path / "inbox.mbox")

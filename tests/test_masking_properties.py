@@ -21,9 +21,15 @@ from classifier.text.masking import (
 
 SETTINGS = {"deadline": None, "derandomize": True, "suppress_health_check": [HealthCheck.too_slow]}
 
-HIRAGANA = "あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをんがぎぐげござじずぜぞだでどばびぶべぼぱぴぷぺぽっゃゅょ"
+HIRAGANA = (
+    "あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをん"
+    "がぎぐげござじずぜぞだでどばびぶべぼぱぴぷぺぽっゃゅょ"
+)
 # Everyday words' kanji, the kanji of addresses, numbers and placeholders' contexts among them.
-KANJI = "商品注文届返交換確認電話住所番号丁目地区市町村郡都道府県東京大阪梅田様連絡先本日明発送到着円月年個機室一二三四五十"
+KANJI = (
+    "商品注文届返交換確認電話住所番号丁目地区市町村郡都道府県東京大阪梅田様連絡先本日明発送到着"
+    "円月年個機室一二三四五十"
+)
 KATAKANA = "カードケースサイズメルアドレスマンションハイツ"
 PUNCTUATION = "、。！？「」（）・：　 "  # full-width ones too: preprocess normalizes them
 FILLER = st.text(alphabet=HIRAGANA + KANJI + KATAKANA + PUNCTUATION, max_size=25)

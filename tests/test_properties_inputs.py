@@ -35,7 +35,8 @@ def test_arbitrary_bytes_as_a_mail_give_one_record_and_never_raise(data):
 
 MAIL_BYTES = st.sampled_from(
     [
-        b"Message-ID: <m@x>\r\nSubject: =?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=\r\n\r\n\xe8\xbf\x94\xe5\x93\x81\r\n",
+        b"Message-ID: <m@x>\r\nSubject: =?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=\r\n\r\n"
+        b"\xe8\xbf\x94\xe5\x93\x81\r\n",
         b'From x Fri Nov 20 09:30:00 2026\nContent-Type: multipart/mixed; boundary="b"\n\n--b\n\n--b--\n',
         b"Content-Transfer-Encoding: base64\n\n!!!not base64",
     ]

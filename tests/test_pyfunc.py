@@ -103,10 +103,8 @@ def test_a_request_without_a_body_column_is_an_error_on_every_row(pyfunc):
 
     model = TriageModel()
     loaded = pyfunc.unwrap_python_model()
-    model.scorer, model.sla = (
-        loaded.scorer,
-        loaded.sla,
-    )  # MLflow itself would refuse the call by its signature
+    # MLflow itself would refuse the call by its signature
+    model.scorer, model.sla = loaded.scorer, loaded.sla
     answered = model.predict(None, pd.DataFrame({"id": ["a", "b"], "subject": ["x", "y"]}))
     assert answered["error"].str.contains("field 'body': missing column").all()
     assert answered["id"].tolist() == ["a", "b"] and list(answered.columns) == list(OUTPUT_COLUMNS)
@@ -122,7 +120,7 @@ def test_a_changed_model_file_is_refused_when_the_pyfunc_loads(registry, tmp_pat
 
 
 def test_tracking_load_reads_the_pyfunc_and_the_cli_scores_with_it(registry, tmp_path):
-    pipeline, metadata = tracking.load(CHAMPION)
+    _pipeline, metadata = tracking.load(CHAMPION)
     assert metadata["model_sha256"] == registry["metadata"]["model_sha256"]
     assert metadata["routing"] == registry["metadata"]["routing"]
     copy = tmp_path / "inbox"

@@ -17,7 +17,10 @@ from classifier.serving import sla
 from classifier.serving.score import Scorer, run_batch
 
 JST = timezone(timedelta(hours=9))
-WRONG = "お世話になります。\n注文したのは黒のMサイズのニットですが、届いたのは白のLサイズでした。\n交換をお願いします。"
+WRONG = (
+    "お世話になります。\n注文したのは黒のMサイズのニットですが、届いたのは白のLサイズでした。\n"
+    "交換をお願いします。"
+)
 LATE = "10日に注文したマグカップがまだ来ません。追跡も動いていないようです。いつ頃になりますか。"
 
 

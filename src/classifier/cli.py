@@ -131,7 +131,8 @@ def score(
     model_source: str = typer.Option(
         None,
         "--model",
-        help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/.",
+        help="Model directory or MLflow URI (models:/inquiry-triage@champion); "
+        "default: the project's models/.",
     ),
     fmt: InputFormat = typer.Option(None, "--format", help="Input format, when the path does not tell."),
     chunk_size: int = typer.Option(
@@ -154,7 +155,8 @@ def score(
     csv_escape: bool = typer.Option(
         True,
         "--csv-escape/--no-csv-escape",
-        help="In CSV output, prefix ' to text cells starting with = + - @ tab or CR, so a spreadsheet shows them as text "
+        help="In CSV output, prefix ' to text cells starting with = + - @ tab or CR, "
+        "so a spreadsheet shows them as text "
         "(OWASP CSV injection); --no-csv-escape for programs that read the file.",
     ),
 ) -> None:
@@ -211,14 +213,16 @@ def spark_score(
     model_source: str = typer.Option(
         None,
         "--model",
-        help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/.",
+        help="Model directory or MLflow URI (models:/inquiry-triage@champion); "
+        "default: the project's models/.",
     ),
     params: Path = typer.Option(None, "--params", help=PARAMS_HELP),
     partitions: int = typer.Option(
         0, "--partitions", min=0, help="Scoring tasks (0: cores, or one per 50,000 rows)."
     ),
 ) -> None:
-    """Score Parquet on Spark with the same answers as `classifier score` (needs the `spark` extra and Java)."""
+    """Score Parquet on Spark with the same answers as `classifier score` (needs the `spark` extra
+    and Java)."""
     from classifier.io import contract
     from classifier.io.inputs import InputError, check_not_input
     from classifier.model import ModelFileError
@@ -246,7 +250,8 @@ def spark_score(
         _fail(error)
     colours = summary["colours"]
     console.print(
-        f"{summary['records']} records → {output} ({summary['partitions']} partitions): {colours['red']} red, "
+        f"{summary['records']} records → {output} ({summary['partitions']} partitions): "
+        f"{colours['red']} red, "
         f"{colours['orange']} orange, {colours['green']} green; {summary['review']} to review; "
         f"{summary['follow_ups']} follow-ups; {summary['unscored']} not scored; {summary['seconds']:.1f}s "
         f"(scoring {summary['score_seconds']:.1f}s, batch decisions {summary['decisions_seconds']:.1f}s)"
@@ -258,7 +263,8 @@ def serve(
     model_source: str = typer.Option(
         None,
         "--model",
-        help="Model directory or MLflow URI (models:/inquiry-triage@champion); default: the project's models/.",
+        help="Model directory or MLflow URI (models:/inquiry-triage@champion); "
+        "default: the project's models/.",
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
@@ -352,7 +358,8 @@ def queue(
     console.print(
         f"{len(scored)} records: "
         + ", ".join(f"{colours.count(c)} {c}" for c in ("red", "orange", "green"))
-        + f"; {sum(row['route'] == 'review' for row in scored)} to review; {sum(row['error'] != '' for row in scored)} with errors"
+        + f"; {sum(row['route'] == 'review' for row in scored)} to review; "
+        + f"{sum(row['error'] != '' for row in scored)} with errors"
     )
 
 

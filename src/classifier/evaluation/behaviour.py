@@ -6,11 +6,11 @@ prediction against the rule:
 
 | test | kind | pass when |
 |---|---|---|
-| `tone_invariance`, `politeness_invariance` | INV | topic and urgency equal the unperturbed prediction (rule 1) |
+| `tone_invariance`, `politeness_invariance` | INV | topic and urgency as unperturbed (rule 1) |
 | `identity_invariance` | INV | another name, phone and order number in the signature change nothing |
 | `negation_invariance` | INV | "no damage" added to a mail that is not about damage changes nothing |
 | `repeated_contact` | DIR | urgency becomes high (rule 2) |
-| `deadline_step` | DIR | a need-by date 0–2 days after `received_at` steps urgency up once (rule 3, L1, L21) |
+| `deadline_step` | DIR | a need-by date 0–2 days after `received_at`: urgency one step up (rule 3, L1, L21) |
 | `deadline_far` | INV | the same need 8–40 days ahead changes nothing (L2) |
 | `deadline_in_medium` | INV | a coupon expiring today on a blocked checkout stays medium (rule 5) |
 | `answered_late` | INV | "the shop answered, the promised date passed" stays medium (rule 6) |
@@ -220,7 +220,7 @@ def build_suite(
     right = (base["topic"].to_numpy() == predicted["topic"].to_numpy()) & (
         base["urgency"].to_numpy() == predicted["urgency"].to_numpy()
     )
-    rows = list(base.itertuples(index=False))
+    rows: list[Any] = list(base.itertuples(index=False))  # namedtuples: fields by column name
     cases: list[Perturbed] = []
 
     def sample(
@@ -279,9 +279,9 @@ def build_suite(
 
         return make
 
-    steppable = lambda r: (
-        r.topic in NEED and (r.urgency == "low" or (r.topic, r.urgency) == ("non_delivery", "medium"))
-    )
+    def steppable(r: Any) -> bool:
+        return r.topic in NEED and (r.urgency == "low" or (r.topic, r.urgency) == ("non_delivery", "medium"))
+
     sample("deadline_step", steppable, deadline("deadline_step", True), True)
     sample("deadline_far", steppable, deadline("deadline_far", False), True)
     sample(
@@ -313,13 +313,14 @@ def run_suite(pipeline: Any, base: pd.DataFrame, per_test: int = 150, seed: int 
         predicted_topic=got["topic"].to_numpy(), predicted_urgency=got["urgency"].to_numpy()
     )
     passed: list[bool | None] = []
+    case: Any  # a namedtuple of the columns of `results`
     for case in results.itertuples(index=False):
         if case.test == "identity_invariance":
             passed.append(None)  # decided per pair below
         elif pd.isna(case.topic):
-            base = int(case.base)
+            origin = int(case.base)
             passed.append(
-                case.predicted_topic == base_topic[base] and case.predicted_urgency == base_urgency[base]
+                case.predicted_topic == base_topic[origin] and case.predicted_urgency == base_urgency[origin]
             )
         elif case.test == "repeated_contact":
             passed.append(case.predicted_urgency == "high")
@@ -337,7 +338,7 @@ def run_suite(pipeline: Any, base: pd.DataFrame, per_test: int = 150, seed: int 
 def summary(results: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Pass rate and count per test, and the pooled invariance rate the targets speak of."""
     rates = {
-        test: {"pass_rate": round(float(group["passed"].astype(bool).mean()), 4), "cases": len(group)}
+        str(test): {"pass_rate": round(float(group["passed"].astype(bool).mean()), 4), "cases": len(group)}
         for test, group in results.groupby("test", sort=False)
     }
     invariance = results[results["test"].str.endswith("_invariance")]

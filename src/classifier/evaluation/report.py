@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on CI machines
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from classifier.evaluation.behaviour import TARGETS
@@ -38,7 +39,7 @@ def confusion_figure(matrix: pd.DataFrame, title: str, path: Path) -> Path:
     ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=45, ha="right")
     ax.set_yticks(range(len(matrix.index)), matrix.index)
     dark = matrix.to_numpy().max() / 2
-    for (i, j), value in pd.DataFrame(matrix.to_numpy()).stack().items():
+    for (i, j), value in np.ndenumerate(matrix.to_numpy()):
         ax.text(
             j, i, str(value), ha="center", va="center", fontsize=9, color="white" if value > dark else "black"
         )
@@ -93,7 +94,8 @@ def evaluation_markdown(
         "## Model vs keyword rules",
         markdown_table(comparison),
         f"Calibration (expected calibration error of the top label): topic {model_m['topic_ece']}, "
-        f"urgency {model_m['urgency_ece']}; log loss: topic {model_m['topic_log_loss']}, urgency {model_m['urgency_log_loss']}.",
+        f"urgency {model_m['urgency_ece']}; log loss: topic {model_m['topic_log_loss']}, "
+        f"urgency {model_m['urgency_log_loss']}.",
     ]
     parts += views_markdown(result)
     for name in LABEL_COLUMNS:
@@ -106,11 +108,12 @@ def evaluation_markdown(
     routing = metadata["routing"]
     parts += [
         "## Review routing",
-        f"Threshold on the joint confidence, chosen on out-of-fold validation predictions for a target accuracy "
-        f"of {routing['target_accuracy']}: {routing['auto_confidence']} (validation coverage "
-        f"{routing['validation_coverage']}). A mail not predicted high with P(high) >= {routing['high_guard']} "
-        "always goes to review.",
-        f"On the test split: **{model_m['auto_coverage']:.1%}** of mail is triaged automatically with accuracy "
+        "Threshold on the joint confidence, chosen on out-of-fold validation predictions for a target "
+        f"accuracy of {routing['target_accuracy']}: {routing['auto_confidence']} (validation coverage "
+        f"{routing['validation_coverage']}). A mail not predicted high with "
+        f"P(high) >= {routing['high_guard']} always goes to review.",
+        f"On the test split: **{model_m['auto_coverage']:.1%}** of mail is triaged automatically "
+        "with accuracy "
         f"(both labels right) **{model_m['auto_accuracy']:.1%}**; high-urgency mail silently demoted: "
         f"{model_m['high_silently_demoted']}.",
         "Coverage vs accuracy of the automatic part by threshold:",
@@ -165,7 +168,8 @@ def views_markdown(result: dict[str, Any]) -> list[str]:
     parts = [
         "## Three views: frozen split, writer-grouped CV, robustness set",
         "The frozen split is drawn from the training writers: it measures how well the model knows them. The "
-        "writer-grouped cross-validation holds out whole writers (training data only, augmented training folds); "
+        "writer-grouped cross-validation holds out whole writers (training data only, augmented "
+        "training folds); "
         "the robustness set was written by other people to another brief (real-customer register: fragments, "
         "typos, kana, emoji, dialect, sarcasm, reviews, long mails) and is never trained on. Expect the last "
         "column on a shop's real mail.",
@@ -198,7 +202,8 @@ def views_markdown(result: dict[str, Any]) -> list[str]:
         ]
         parts += [
             "## Behaviour suite of the labeling rules",
-            "Mails of the frozen split with one sentence inserted (written apart from the training augmentation's "
+            "Mails of the frozen split with one sentence inserted "
+            "(written apart from the training augmentation's "
             "phrases), checked against the rule (`src/classifier/behaviour.py`); `invariance` pools the four "
             "invariance tests.",
             markdown_table(pd.DataFrame(rows)),
@@ -221,7 +226,8 @@ its topic ({", ".join(TOPICS)}) and urgency (high/red, medium/orange, low/green)
 labeling spec (`docs/labeling.md`), with calibrated confidences and a review route for uncertain mail.
 
 **Model.** Normalization and masking of personal data, MeCab (fugashi + unidic-lite) tokens, TF-IDF
-over {"+".join(metadata["params"]["features"])}, `{metadata["params"]["estimator"]}` heads (C={metadata["params"]["C"]},
+over {"+".join(metadata["params"]["features"])}, `{metadata["params"]["estimator"]}` heads \
+(C={metadata["params"]["C"]},
 class_weight={metadata["params"]["class_weight"]}), selected by
 {len(metadata["selection"])}-candidate cross-validation.
 
@@ -241,7 +247,8 @@ or replying automatically.
 
 **Limits.** Trained on written-for-purpose inquiries, not a real shop's history: retrain on the shop's own
 labeled mail before relying on it, and watch drift. Tone alone must not raise urgency; the model
-learned this from augmented training copies and is checked by the behaviour suite in the evaluation report. Inputs longer than a few thousand characters are read whole
+learned this from augmented training copies and is checked by the behaviour suite in the evaluation \
+report. Inputs longer than a few thousand characters are read whole
 (quoted replies included unless the mail parser removed them).
 """
 
@@ -251,8 +258,9 @@ def robustness_line(metrics: dict[str, Any]) -> str:
         return ""
     r = metrics["robustness"]
     return (
-        f"**Robustness set** ({r['rows']} inquiries by other writers in real-customer register): topic macro-F1 "
-        f"{r['topic_macro_f1']}, urgency macro-F1 {r['urgency_macro_f1']}, high-urgency recall {r['high_urgency_recall']}, "
+        f"**Robustness set** ({r['rows']} inquiries by other writers in real-customer register): "
+        f"topic macro-F1 {r['topic_macro_f1']}, urgency macro-F1 {r['urgency_macro_f1']}, "
+        f"high-urgency recall {r['high_urgency_recall']}, "
         f"red mail predicted green {r['high_predicted_low']:.1%}."
     )
 
@@ -283,4 +291,4 @@ def write_all(
         markdown += "\n" + "\n\n".join(curve) + "\n"
     (reports / "evaluation.md").write_text(markdown, encoding="utf-8")
     (reports / "model_card.md").write_text(model_card(result, metadata), encoding="utf-8")
-    return written + [reports / "evaluation.md", reports / "model_card.md", plots / "coverage.csv"]
+    return [*written, reports / "evaluation.md", reports / "model_card.md", plots / "coverage.csv"]

@@ -8,8 +8,10 @@ phone numbers and addresses into any field, and error columns and logs travel fu
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -89,7 +91,8 @@ def find_problems(frame: pd.DataFrame, require_labels: bool = True) -> list[Prob
         return problems
     allowed = {"channel": CHANNELS, "topic": TOPICS, "urgency": URGENCIES}
     first_row_of: dict[str, int] = {}
-    for row, record in enumerate(frame.to_dict("records"), start=1):
+    records = cast("list[dict[str, Any]]", frame.to_dict("records"))  # the column names are strings
+    for row, record in enumerate(records, start=1):
         problems.extend(record_problems(record, row, require_labels, allowed))
         rid = record["id"]
         if rid in first_row_of:
@@ -100,7 +103,7 @@ def find_problems(frame: pd.DataFrame, require_labels: bool = True) -> list[Prob
 
 
 def record_problems(
-    record: dict[str, str], row: int, require_labels: bool, allowed: dict[str, tuple[str, ...]]
+    record: Mapping[str, Any], row: int, require_labels: bool, allowed: Mapping[str, tuple[str, ...]]
 ) -> list[Problem]:
     problems = []
     if not record["id"].strip():

@@ -33,10 +33,7 @@ def _jis_pair_to_sjis(j1: int, j2: int) -> bytes:
     s1 = ((j1 - 0x21) >> 1) + 0x81
     if s1 > 0x9F:
         s1 += 0x40
-    if j1 & 1:
-        s2 = j2 + 0x1F + (1 if j2 >= 0x60 else 0)
-    else:
-        s2 = j2 + 0x7E
+    s2 = j2 + 0x1F + (1 if j2 >= 0x60 else 0) if j1 & 1 else j2 + 0x7E
     return bytes((s1, s2))
 
 
@@ -373,7 +370,10 @@ def display_path(path: Path | str) -> str:
 
 
 def _too_large(size: int, max_bytes: int) -> str:
-    return f"mail of {size:,} bytes, over the limit of {max_bytes:,} (params.yaml limits.max_mail_bytes): not read"
+    return (
+        f"mail of {size:,} bytes, over the limit of {max_bytes:,} "
+        "(params.yaml limits.max_mail_bytes): not read"
+    )
 
 
 def raw_eml(paths: Iterator[Path] | list[Path], max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawMail]:

@@ -94,7 +94,10 @@ def merge_frequencies(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.nd
 
 def look_up(vocabulary: pd.Index, keys: np.ndarray) -> np.ndarray:
     """Column of each key in `vocabulary` (a hash look-up), -1 for keys not in it."""
-    return vocabulary.get_indexer(keys) if len(vocabulary) else np.full(len(keys), -1, dtype=np.int64)
+    if not len(vocabulary):
+        return np.full(len(keys), -1, dtype=np.int64)
+    # pandas-stubs narrow `target` to an Index; pandas takes any array-like (documented) and wraps it.
+    return vocabulary.get_indexer(keys)  # type: ignore[arg-type]
 
 
 def tfidf(
@@ -106,7 +109,7 @@ def tfidf(
     # of unknown columns sort last, after a sentinel, and are cut off (cheaper than selecting first).
     cell_type = np.int32 if shape[0] * shape[1] < 2**31 - 1 else np.int64
     unknown = np.iinfo(cell_type).max
-    cells = documents.astype(cell_type)
+    cells: np.ndarray = documents.astype(cell_type)
     cells *= shape[1]
     np.add(cells, columns, out=cells, casting="unsafe")
     cells[columns < 0] = unknown
@@ -345,7 +348,8 @@ class WordNgramTfidf(_NgramTfidf):
     def _bigrams(self, documents: np.ndarray, ids: np.ndarray, terms: int) -> tuple[np.ndarray, np.ndarray]:
         if self.ngram_max < 2 or len(ids) < 2:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        # A bigram of an unknown word cannot be in the vocabulary: its document frequency is at most the word's.
+        # A bigram of an unknown word cannot be in the vocabulary: its document frequency is at most
+        # the word's.
         pair = (documents[:-1] == documents[1:]) & (ids[:-1] >= 0) & (ids[1:] >= 0)
         return documents[:-1][pair], (ids[:-1] * terms + ids[1:])[pair]
 

@@ -92,7 +92,7 @@ class InquiryText(TransformerMixin, BaseEstimator):
         """Nothing to learn; returns self."""
         return self
 
-    def transform(self, X: pd.DataFrame) -> list[str]:
+    def transform(self, X: pd.DataFrame) -> list[TaggedText]:
         """The `inquiry_texts` of the rows of `X` (a DataFrame with at least a `body` column)."""
         if not isinstance(X, pd.DataFrame) or "body" not in X:
             found = list(X.columns) if isinstance(X, pd.DataFrame) else type(X).__name__
@@ -105,7 +105,8 @@ class InquiryText(TransformerMixin, BaseEstimator):
 
 def inquiry_texts(frame: pd.DataFrame, found: list[dict[str, list[str]]] | None = None) -> list[TaggedText]:
     """What the model reads of each inquiry: normalized, masked, person names as <NAME> (`text.tag`,
-    which also tokenizes). With `found`, what preprocessing found in each is collected there too: the masked strings per placeholder (the scoring path reads order numbers this way
+    which also tokenizes). With `found`, what preprocessing found in each is collected there too: the
+    masked strings per placeholder (the scoring path reads order numbers this way
     instead of normalizing twice) and, under `DEADLINE`, the marker of a need-by date named in the text
     and counted from `received_at` (`dates.deadline_marker`; read before masking hides the dates)."""
     # Plain lists: element-wise iteration of pandas' Arrow-backed strings costs about 1 µs per value.
@@ -126,7 +127,7 @@ def inquiry_texts(frame: pd.DataFrame, found: list[dict[str, list[str]]] | None 
 DEADLINE = "DEADLINE"
 
 
-def texts_and_deadlines(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+def texts_and_deadlines(frame: pd.DataFrame) -> tuple[list[TaggedText], list[str]]:
     """`inquiry_texts` and the deadline marker of each ('' for none), what the urgency rules read."""
     found: list[dict[str, list[str]]] = []
     texts = inquiry_texts(frame, found)
@@ -288,7 +289,7 @@ def make_estimator(
     raise ValueError(f"unknown estimator {name!r} (use logreg, linear_svc or complement_nb)")
 
 
-def inquiry_tokens(texts: list[str]) -> list[str]:
+def inquiry_tokens(texts: Sequence[str]) -> list[str]:
     """The word tokens the model reads of `inquiry_texts`, space-joined: what drift statistics compare,
     and what a scored batch with drift columns may show of an inquiry."""
     return [" ".join(text.tokens) for text in tag(texts)]
@@ -370,7 +371,8 @@ def prediction_columns(
     """The columns of `probabilities_frame` as arrays (the scoring path builds its frame once).
 
     With the `inquiry_texts` of the rows and their deadline markers (`texts_and_deadlines`), the
-    spec's hard urgency rules (`classifier.rules`) are applied last, and `rule` names the rule that raised a row's urgency ('' for none); the
+    spec's hard urgency rules (`classifier.rules`) are applied last, and `rule` names the rule that
+    raised a row's urgency ('' for none); the
     confidence of a raised urgency is the model's own probability of it.
     """
     columns = {}
@@ -424,7 +426,7 @@ def predict(pipeline: Pipeline, frame: pd.DataFrame, explainer: Explainer | None
 
 
 def predict_columns(
-    pipeline: Pipeline, texts: list[str], deadlines: Sequence[str], explainer: Explainer | None = None
+    pipeline: Pipeline, texts: Sequence[str], deadlines: Sequence[str], explainer: Explainer | None = None
 ) -> dict[str, Any]:
     """`predict`'s columns for the `inquiry_texts` of the records and their deadline markers, as arrays."""
     X = pipeline.named_steps["features"].transform(texts)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import mlflow
@@ -323,7 +323,8 @@ def version_metrics(client: MlflowClient, name: str, alias: str) -> dict[str, fl
         version = client.get_model_version_by_alias(name, alias)
     except MlflowException:
         return None
-    return client.get_run(version.run_id).data.metrics
+    # Versions here are always registered from a run (`log_model`), so `run_id` is set.
+    return client.get_run(cast(str, version.run_id)).data.metrics
 
 
 def gate(

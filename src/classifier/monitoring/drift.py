@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
@@ -85,10 +86,10 @@ def shares(values: pd.Series, labels: Sequence[str]) -> dict[str, float]:
 
 
 def sample_values(values: pd.Series, rng: np.random.Generator, size: int = 3000) -> list[float]:
-    values = values.dropna().to_numpy(dtype=float)
-    if len(values) > size:
-        values = rng.choice(values, size=size, replace=False)
-    return [round(float(v), 4) for v in np.sort(values)]
+    array = values.dropna().to_numpy(dtype=float)
+    if len(array) > size:
+        array = rng.choice(array, size=size, replace=False)
+    return [round(float(v), 4) for v in np.sort(array)]
 
 
 def save_reference(directory: str | Path, profile: Mapping[str, Any], sample: sp.csr_matrix) -> None:
@@ -111,7 +112,7 @@ def load_reference(directory: str | Path) -> tuple[dict[str, Any], sp.csr_matrix
 # --- statistics ------------------------------------------------------------------------------
 
 
-def psi(expected: Sequence[float], actual: Sequence[float], floor: float = 1e-4) -> float:
+def psi(expected: npt.ArrayLike, actual: npt.ArrayLike, floor: float = 1e-4) -> float:
     """Population stability index of two distributions over the same bins."""
     e = np.clip(np.asarray(expected, dtype=float), floor, None)
     a = np.clip(np.asarray(actual, dtype=float), floor, None)
@@ -119,7 +120,7 @@ def psi(expected: Sequence[float], actual: Sequence[float], floor: float = 1e-4)
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def binned(values: Sequence[float], bins: np.ndarray) -> np.ndarray:
+def binned(values: npt.ArrayLike, bins: np.ndarray) -> np.ndarray:
     counts, _ = np.histogram(np.asarray(values, dtype=float), bins=bins)
     return counts / max(1, counts.sum())
 
@@ -202,7 +203,7 @@ def distribution_check(
 
 
 def sample_check(
-    name: str, reference: Sequence[float], current: pd.Series, bins: np.ndarray, limits: DriftConfig
+    name: str, reference: npt.ArrayLike, current: pd.Series, bins: np.ndarray, limits: DriftConfig
 ) -> Check:
     values = pd.to_numeric(current, errors="coerce").dropna().to_numpy()
     ks = stats.ks_2samp(reference, values)

@@ -22,11 +22,12 @@ the out-of-fold predictions). Estimators serialize to plain dicts (no text) for 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -59,7 +60,7 @@ class Estimate:
         }
 
 
-def _as_array(values: Sequence[float] | np.ndarray | pd.Series, name: str) -> np.ndarray:
+def _as_array(values: npt.ArrayLike, name: str) -> np.ndarray:
     array = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=float)
     if array.size and (np.isnan(array).any() or array.min() < 0 or array.max() > 1):
         raise ValueError(f"{name}: confidences must be numbers in [0, 1] (got NaN or values outside)")
@@ -92,19 +93,19 @@ class AccuracyEstimator:
     # -- shared --------------------------------------------------------------------------------
 
     def fit(
-        self, confidence: Sequence[float], correct: Sequence[bool], groups: Sequence[Any] | None = None
+        self, confidence: npt.ArrayLike, correct: npt.ArrayLike, groups: npt.ArrayLike | None = None
     ) -> AccuracyEstimator:
         """Fit on out-of-fold confidences and whether each prediction was right. With `groups` (the
         writer of each row), the shift variance comes from leaving each writer out in turn."""
-        confidence = _as_array(confidence, "fit")
-        correct = np.asarray(correct, dtype=bool)
-        if len(confidence) != len(correct) or len(confidence) == 0:
+        scores = _as_array(confidence, "fit")
+        right = np.asarray(correct, dtype=bool)
+        if len(scores) != len(right) or len(scores) == 0:
             raise ValueError(
-                f"fit: {len(confidence)} confidences and {len(correct)} correctness flags; need equal and > 0"
+                f"fit: {len(scores)} confidences and {len(right)} correctness flags; need equal and > 0"
             )
         if groups is not None:
-            self.shift_sd = self._shift_sd(confidence, correct, np.asarray(groups))
-        self._fit_point(confidence, correct)
+            self.shift_sd = self._shift_sd(scores, right, np.asarray(groups))
+        self._fit_point(scores, right)
         return self
 
     def _shift_sd(self, confidence: np.ndarray, correct: np.ndarray, groups: np.ndarray) -> float:
@@ -127,16 +128,17 @@ class AccuracyEstimator:
         # their probabilities its variance around the expectation is Σp(1-p)/n².
         return float(np.sum(confidence * (1 - confidence))) / max(1, len(confidence)) ** 2
 
-    def estimate(self, confidence: Sequence[float]) -> Estimate:
+    def estimate(self, confidence: npt.ArrayLike) -> Estimate:
         """Point and interval (at `level`) for the accuracy of the batch with these confidences."""
-        confidence = _as_array(confidence, "estimate")
-        if len(confidence) == 0:
+        scores = _as_array(confidence, "estimate")
+        if len(scores) == 0:
             return Estimate(self.method, math.nan, math.nan, math.nan, 0, self.level)
-        point = self._point(confidence)
+        point = self._point(scores)
         z = float(stats.norm.ppf(0.5 + self.level / 2))
-        half = z * math.sqrt(self._sampling_variance(confidence) + self.shift_sd**2)
-        low, high = max(0.0, point - half), min(1.0, point + half)
-        return Estimate(self.method, point, low, high, len(confidence), self.level)
+        half = z * math.sqrt(self._sampling_variance(scores) + self.shift_sd**2)
+        return Estimate(
+            self.method, point, max(0.0, point - half), min(1.0, point + half), len(scores), self.level
+        )
 
     def to_dict(self) -> dict[str, Any]:
         state = {"method": self.method, "level": self.level, "shift_sd": round(self.shift_sd, 6)}
@@ -179,7 +181,7 @@ class ThresholdedConfidence(AccuracyEstimator):
         # at the threshold so the held-out share above it equals the held-out accuracy exactly.
         target = float(correct.mean()) * len(confidence)
         ordered = np.sort(confidence)[::-1]
-        k = min(len(ordered) - 1, max(0, int(math.ceil(target)) - 1))
+        k = min(len(ordered) - 1, max(0, math.ceil(target) - 1))
         self.threshold = float(ordered[k])
         above = float((confidence > self.threshold).sum())
         at = float((confidence == self.threshold).sum())
@@ -209,7 +211,7 @@ class DifferenceOfConfidences(AccuracyEstimator):
         self.slope = 1.0
 
     def fit(
-        self, confidence: Sequence[float], correct: Sequence[bool], groups: Sequence[Any] | None = None
+        self, confidence: npt.ArrayLike, correct: npt.ArrayLike, groups: npt.ArrayLike | None = None
     ) -> AccuracyEstimator:
         if groups is not None:
             conf, keys = _as_array(confidence, "fit"), np.asarray(groups)
@@ -245,7 +247,7 @@ METHODS: dict[str, type[AccuracyEstimator]] = {
 def fit_estimators(
     truth: pd.DataFrame,
     out_of_fold: pd.DataFrame,
-    groups: Sequence[Any] | None,
+    groups: npt.ArrayLike | None,
     method: str = "ATC",
     level: float = DEFAULT_LEVEL,
 ) -> dict[str, dict[str, Any]]:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from classifier import model
 from classifier.config import SlaConfig
@@ -27,14 +27,14 @@ from classifier.serving.score import Scorer, score_request
 MODEL_DIR_ARTIFACT = "model_dir"
 
 
-class TriageModel(mlflow.pyfunc.PythonModel):
+class TriageModel(PythonModel):
     """The triage model behind MLflow's pyfunc interface (see the module docstring)."""
 
     def __init__(self) -> None:
         self.scorer: Scorer | None = None
         self.sla: SlaConfig | None = None
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         pipeline, metadata = model.load(context.artifacts[MODEL_DIR_ARTIFACT])  # checksum + trusted types
         self.scorer = Scorer(pipeline, metadata, version_of(metadata))
         # The SLA hours of the params.yaml the model was logged with: a served model answers with them.

@@ -14,12 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# Predictions as a frame, or as columns of arrays (the scoring path's dict of columns).
+Columns = pd.DataFrame | Mapping[str, Any]
 
-def joint_confidence(predicted: Mapping[str, Any]) -> Any:
+
+def joint_confidence(predicted: Columns) -> Any:
     return predicted["topic_confidence"] * predicted["urgency_confidence"]
 
 
-def guarded(predicted: Mapping[str, Any], high_guard: float) -> np.ndarray:
+def guarded(predicted: Columns, high_guard: float) -> np.ndarray:
     return (np.asarray(predicted["urgency"], dtype=object) != "high") & (
         np.asarray(predicted["p_high"]) >= high_guard
     )
@@ -80,7 +83,7 @@ def choose_high_threshold(truth: pd.DataFrame, predicted: pd.DataFrame, target_r
     return 0.01
 
 
-def route(predicted: Mapping[str, Any], thresholds: Mapping[str, Any]) -> pd.DataFrame:
+def route(predicted: Columns, thresholds: Mapping[str, Any]) -> pd.DataFrame:
     """`route` (auto/review) and `route_reason` for each prediction (a frame, or columns as arrays)."""
     confidence = np.asarray(joint_confidence(predicted))
     guard = guarded(predicted, thresholds["high_guard"])

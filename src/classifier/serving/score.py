@@ -22,11 +22,11 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,9 @@ from classifier.io.inputs import COLUMNS, invalid_unicode_fields, materialize
 from classifier.model.explain import Explainer
 from classifier.serving import followups, routing, sla
 from classifier.text import order_numbers, redact
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 URGENCY_ORDER = {"high": 0, "medium": 1, "low": 2}
 OUTPUT_COLUMNS = (
@@ -83,7 +86,7 @@ KEY_COLUMNS = (
 def record_errors(frame: pd.DataFrame, first_row: int = 1) -> list[str]:
     """Per-row problems of unlabeled inquiries as one message per row ('' when fine), naming the
     row (the record number in the input, `first_row` being the frame's first) and the field."""
-    allowed = {"channel": contract.CHANNELS + ("",)}
+    allowed = {"channel": (*contract.CHANNELS, "")}
     errors = []
     checked = [c for c in (*contract.TEXT_COLUMNS, "input_error") if c in frame]
     # Column lists zipped into records: DataFrame.to_dict costs several times more.
@@ -112,10 +115,11 @@ def without_oversized_texts(chunk: pd.DataFrame, max_chars: int, first_row: int)
         return chunk
     chunk = chunk.copy()
     for row, columns in over.items():
-        lengths = ", ".join(f"field '{c}': {len(chunk.at[row, c]):,} characters" for c in columns)
+        lengths = ", ".join(f"field '{c}': {len(cast(str, chunk.at[row, c])):,} characters" for c in columns)
         if not chunk.at[row, "input_error"]:
             chunk.at[row, "input_error"] = (
-                f"row {first_row + row}, {lengths}, over the limit of {max_chars:,} (params.yaml limits.max_text_chars): not scored"
+                f"row {first_row + row}, {lengths}, over the limit of {max_chars:,} "
+                "(params.yaml limits.max_text_chars): not scored"
             )
         for column in columns:
             chunk.at[row, column] = ""
@@ -188,7 +192,8 @@ class Scorer:
         self.metadata = metadata
         self.version = version
         self.explainer = Explainer(pipeline, scoring.explanation_terms)
-        # The model's tokens per record (names masked), for `classifier drift`; off by default (two more MeCab passes).
+        # The model's tokens per record (names masked), for `classifier drift`; off by default
+        # (two more MeCab passes).
         self.drift_columns = drift_columns
         self.columns = OUTPUT_COLUMNS + (DRIFT_COLUMNS if drift_columns else ())
 
@@ -219,7 +224,7 @@ class Scorer:
             scoring,
         )
 
-    def predict(self, texts: list[str], deadlines: list[str]) -> dict[str, Any]:
+    def predict(self, texts: Sequence[str], deadlines: Sequence[str]) -> dict[str, Any]:
         """Predictions, explanations and routes of the `inquiry_texts` of some records and their
         deadline markers, as arrays."""
         predicted = model.predict_columns(self.pipeline, texts, deadlines, self.explainer)
@@ -290,8 +295,8 @@ class Scorer:
             result["tokens"] = model.inquiry_tokens(texts)
         result["error"] = record_errors(chunk, first_row)
         result["orders"] = [order_numbers(masked) for masked in found]
-        missing = [None] * len(texts)  # the predicted columns when no record has a body
-        return {column: result.get(column, missing) for column in self.part_columns}
+        empty: list[Any] = [None] * len(texts)  # the predicted columns when no record has a body
+        return {column: result.get(column, empty) for column in self.part_columns}
 
     def score(self, frame: pd.DataFrame, sla_config: SlaConfig) -> pd.DataFrame:
         """Score a whole frame in memory and return it in queue order (SLA: params.yaml's `sla`)."""
@@ -367,7 +372,7 @@ def neutralized(value: str) -> str:
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """The text columns neutralized; numbers are left alone (a negative number is no formula, and
     no numeric output column can be negative anyway), so `classifier queue` reads them back."""
-    text = [name for name, dtype in frame.dtypes.items() if dtype == object]
+    text = [str(name) for name, dtype in frame.dtypes.items() if pd.api.types.is_object_dtype(dtype)]
     return frame.assign(**{name: [neutralized(value) for value in frame[name].tolist()] for name in text})
 
 
@@ -381,7 +386,9 @@ def rendered(frame: pd.DataFrame, suffix: str, header: bool, csv_escape: bool = 
             index=False, header=header, lineterminator="\r\n"
         )
     if suffix == ".parquet":  # text as pandas' string columns, the Parquet schema of every part
-        return frame.astype({name: "str" for name, dtype in frame.dtypes.items() if dtype == object})
+        return frame.astype(
+            {name: "str" for name, dtype in frame.dtypes.items() if pd.api.types.is_object_dtype(dtype)}
+        )
     return frame.to_json(orient="records", lines=True, force_ascii=False)
 
 
@@ -389,13 +396,14 @@ class _Writer:
     """Appends rendered parts to one CSV, JSONL or Parquet file (by extension)."""
 
     def __init__(self, path: Path, suffix: str):
-        self.path, self.parquet = path, None
+        self.path = path
+        self.parquet: pq.ParquetWriter | None = None
         # newline="": rows end as rendered (CSV: CRLF), on any platform
         self.text = None if suffix == ".parquet" else path.open("w", encoding="utf-8", newline="")
 
     def write(self, part: str | pd.DataFrame) -> None:
         if self.text is not None:
-            self.text.write(part)
+            self.text.write(cast(str, part))  # `rendered` gives text for every suffix but Parquet
             return
         import pyarrow.parquet as pq
 
@@ -415,10 +423,10 @@ FLOAT_COLUMNS = ("topic_confidence", "urgency_confidence", "p_high")
 INT_COLUMNS = ("queue_position", "contact_number", "text_length")
 
 
-def _typed(columns: Mapping[str, Any]) -> pd.DataFrame:
+def _typed(columns: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
     """One schema for every chunk, so Parquet parts concatenate and CSV columns stay stable: floats,
     nullable integers, and text ('' where missing) as Python strings, built as one frame."""
-    typed = {}
+    typed: dict[Hashable, pd.Series] = {}
     for name, values in columns.items():
         if name in FLOAT_COLUMNS:
             typed[name] = pd.Series(
@@ -496,7 +504,7 @@ def decided(
 ) -> pd.DataFrame:
     """Scored columns (`Scorer.score_columns`) with their batch-wide decisions and deadlines, as the
     typed frame every output is written from (the CLI's files, the MLflow pyfunc, Spark)."""
-    scored = {**scored, **{name: values.tolist() for name, values in decisions.items()}}
+    scored = {**scored, **{str(name): values.tolist() for name, values in decisions.items()}}
     scored["due_by"] = deadlines(scored["received_at"], scored["urgency"], sla_config)
     return _typed({name: scored[name] for name in columns})
 
@@ -631,7 +639,10 @@ def score_record_by_record(
     for position in range(len(chunk)):
         record = chunk.iloc[position : position + 1]  # a slice keeps the record number as index
         single = part.with_name(f"{part.stem}-{position}.pkl")
-        process = context.Process(target=_score_in_child, args=(scorer, record, single, os.getpid()))
+        # typeshed types get_context(str) as BaseContext; every concrete context has Process.
+        process = context.Process(  # type: ignore[attr-defined]
+            target=_score_in_child, args=(scorer, record, single, os.getpid())
+        )
         process.start()
         process.join()
         if process.exitcode != 0:
@@ -688,7 +699,7 @@ def run_batch(
         all_keys = pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=list(KEY_COLUMNS))
         decisions = queue_decisions(all_keys)
         offsets = np.cumsum([0, *map(len, keys)])
-        calls = (
+        render_calls = (
             (
                 part,
                 decisions.iloc[start:end].reset_index(drop=True),
@@ -705,7 +716,7 @@ def run_batch(
         writer = _Writer(temporary, suffix)
         heads = []
         for text, head in _in_order(
-            pool, render_part, calls, jobs, render_part
+            pool, render_part, render_calls, jobs, render_part
         ):  # rendering runs no native code: the parent can redo it
             writer.write(text)
             heads.append(head)
@@ -761,7 +772,7 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def compact_keys(scored: Mapping[str, Any]) -> pd.DataFrame:
+def compact_keys(scored: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
     """The per-record keys the second pass needs, as Arrow-backed strings: they are all that grows
     with the number of records, so they are kept small (order numbers space-joined)."""
     keys = {c: _as_list(scored[c]) for c in KEY_COLUMNS if c != "orders"}

@@ -67,7 +67,8 @@ DECISION_COLUMNS = (
     "queue_position",
     "due_by",
 )
-# Rows per partition: enough to amortize a batch's fixed costs, small enough to spread 1M rows over many tasks.
+# Rows per partition: enough to amortize a batch's fixed costs, small enough to spread 1M rows over
+# many tasks.
 ROWS_PER_PARTITION = 50_000
 _MID_BITS = (
     33  # monotonically_increasing_id: partition id in the upper 31 bits, record in partition in the lower 33
@@ -130,7 +131,8 @@ def _score_partition(
     for batch in batches:
         rows = batch[ROW].tolist()
         chunk = frame_as_text(batch.reindex(columns=list(COLUMNS)))
-        # Rows arrive sorted and dense within a partition: the chunk index is the record number, as in the CLI.
+        # Rows arrive sorted and dense within a partition: the chunk index is the record number, as in
+        # the CLI.
         chunk.index = pd.RangeIndex(rows[0] - 1, rows[0] - 1 + len(rows))
         if rows != list(range(rows[0], rows[0] + len(rows))):
             raise AssertionError("rows of a partition are not consecutive")

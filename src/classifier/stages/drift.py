@@ -30,7 +30,8 @@ def main() -> None:
         (args.out / f"{name}.json").write_text(report.to_json() + "\n", encoding="utf-8")
         failing = ", ".join(c.name for c in report.checks if c.drift) or "none"
         print(
-            f"{name}: {'DRIFT' if report.drift else 'no drift'} ({report.rows} mails; failing checks: {failing})"
+            f"{name}: {'DRIFT' if report.drift else 'no drift'} "
+            f"({report.rows} mails; failing checks: {failing})"
         )
         for head, entry in report.performance.items():
             print(f"  {performance_line(head, entry)}")

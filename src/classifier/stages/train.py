@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
 
 from classifier import model
 from classifier.config import Config, stage_arguments
@@ -25,9 +26,10 @@ TRACKED_SECTIONS = {"seed", "model", "selection", "routing", "augment"}
 def main(params: Config, data_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
     frame = contract.load_inquiries(data_path)
     store = shop.load_store(params.path(params.data.shop) if params.data.shop else None)
-    shop_train, shop_holdout = (
-        (None, None) if store is None else shop.split(store, params.data.shop_holdout, params.seed)
-    )
+    shop_train: pd.DataFrame | None = None
+    shop_holdout = pd.DataFrame()
+    if store is not None:
+        shop_train, shop_holdout = shop.split(store, params.data.shop_holdout, params.seed)
     tracking.configure()
     with mlflow.start_run(run_name="train") as run:
         mlflow.log_params(tracking.flatten(params.model_dump(mode="json", include=TRACKED_SECTIONS)))

@@ -44,7 +44,7 @@ def within(frame: pd.DataFrame, threshold: float) -> list[dict[str, Any]]:
 
 
 def counts(frame: pd.DataFrame) -> dict[str, int]:
-    return {k: int(v) for k, v in contract.stratum(frame).value_counts().sort_index().items()}
+    return {str(k): int(v) for k, v in contract.stratum(frame).value_counts().sort_index().items()}
 
 
 def check(

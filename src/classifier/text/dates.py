@@ -85,7 +85,8 @@ _LONGEST_DATE = (
     16  # characters of the longest date expression (2026年12月24日, クリスマス・イブ, 再来週の金曜日)
 )
 # Dates of what already happened (ordered, shipped, asked): not a deadline even if a cue follows later.
-# Not a need-by date: "until now" (今日まで5日間…, 本日に至るまで), a range (13日から16日まで), "from then on" (17日以降).
+# Not a need-by date: "until now" (今日まで5日間…, 本日に至るまで), a range (13日から16日まで),
+# "from then on" (17日以降).
 _NOT_DEADLINE_AFTER = re.compile(
     r"^(?:に至る|にいたる)?まで(?:の)?\s?(?:\d+日間|ずっと|何の|何も|表示|状態|変わ|更新|連絡|音沙汰|届いて|動き|返事|返信|待)"
     r"|^(?:\(.\))?(?:から|〜|-)|^(?:\(.\))?(?:以降|以後|より後|過ぎ)"

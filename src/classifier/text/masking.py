@@ -29,13 +29,15 @@ _ABAN = (  # 4番5号, 4 番 5 号, 十二番地, 4番地5 (not 2番目, 3番線
 )
 _ACHOME = rf"{_ANUM} ?丁目(?: ?(?:{_ABAN}|\d{{1,4}}(?:-\d{{1,4}}){{0,2}}{_NUM_R}))?"
 _AREGION = (
-    rf"(?:(?:北海道|東京都|京都府|大阪府|[{_KANJI}]{{2,3}}県) ?(?:[{_PLACE}ぁ-ゖ]{{1,6}}?[市区町村郡] ?)?"  # さいたま市
+    # さいたま市: a municipality may be written in hiragana
+    rf"(?:(?:北海道|東京都|京都府|大阪府|[{_KANJI}]{{2,3}}県) ?(?:[{_PLACE}ぁ-ゖ]{{1,6}}?[市区町村郡] ?)?"
     rf"(?:[{_KANJI}〇][{_PLACE}]{{0,5}}?[市区町村郡] ?){{0,2}}"
     rf"|(?:[{_KANJI}〇][{_PLACE}]{{0,5}}?[市区町村郡] ?){{1,3}})"
     rf"(?:[{_PLACE}]|[がの](?=[{_KANJI}])){{0,8}}(?:(?<! ) )?"  # one space at most before the number
 )
 _ABUILDING = (
-    rf"(?: ?[{_PLACE}a-z]{{0,12}}?(?:マンション|ハイツ|コーポ|ハイム|メゾン|レジデンス|アパート|ビル|荘|タワー|コート"
+    rf"(?: ?[{_PLACE}a-z]{{0,12}}?"
+    r"(?:マンション|ハイツ|コーポ|ハイム|メゾン|レジデンス|アパート|ビル|荘|タワー|コート"
     rf"|パレス|ヒルズ|テラス|ハウス|棟)[{_PLACE}]{{0,6}}(?: ?\d{{1,4}}(?:号室|号|f|階)?)?| ?\d{{1,4}}号室)?"
 )
 _ANEEDLE = (
@@ -329,7 +331,8 @@ _NOT_NAMES = frozenset(
 # after it (テスト造園株式会社): the name is masked, the form kept.
 _COMPANY = re.compile(
     r"(株式会社|有限会社|合同会社|\(株\)|\(有\)|(?:医療|学校|社会福祉|一般社団|一般財団|公益社団|公益財団|npo)法人(?:社団|財団)?)"
-    r"\s?(?:(?![のはがをにでとへも])[\u4e00-\u9fff々ァ-ヺーぁ-ゖa-z&・])+"  # hiragana names too, up to a particle
+    # hiragana names too, up to a particle
+    r"\s?(?:(?![のはがをにでとへも])[\u4e00-\u9fff々ァ-ヺーぁ-ゖa-z&・])+"
     r"|(?:^|(?<=[\s、。:「」()<>!?]))()[\u4e00-\u9fff々ァ-ヺーぁ-ゖa-z&・]{2,12}(?=株式会社|有限会社)"
 )
 # Self-introductions: 〇〇と申します; 〇〇でございます after a job or a place and の, or after 、;
@@ -353,7 +356,8 @@ _SIGNED_OFF_REACH = 16
 # A family name followed by a given name MeCab does not know: old-style katakana names (鴫原 セツ), or
 # kana right before the phone or mail address of a signature.
 _FAMILY_GIVEN = re.compile(
-    rf"{_AFTER}[\u4e00-\u9fff々ヶ]{{1,3}} (?:[ァ-ヺ]{{2,3}}(?=[\s<]|$)|[ぁ-ゖ]{{2,4}}(?=\s?(?:<PHONE>|<EMAIL>|電話|tel|$)))"
+    rf"{_AFTER}[\u4e00-\u9fff々ヶ]{{1,3}} (?:[ァ-ヺ]{{2,3}}(?=[\s<]|$)"
+    r"|[ぁ-ゖ]{2,4}(?=\s?(?:<PHONE>|<EMAIL>|電話|tel|$)))"
 )
 _HONORIFICS = re.compile("様|さま|さん|ちゃん|くん|殿|氏")  # the needle of `_HONORIFIC`
 _HONORIFIC_REACH = 10

@@ -83,7 +83,9 @@ def holdout_of(config: Config, trained_ids: list[str] | None = None) -> pd.DataF
     """The shop's frozen held-out mail under params.yaml (None without a store). With the model's
     training ids, a held-out mail the model was trained on (data.shop_holdout or seed changed since)
     is an error: its figures would not be a test."""
-    path = config.path(config.data.shop) if config.data.shop else None
+    if config.data.shop is None:
+        return None
+    path = config.path(config.data.shop)
     store = load_store(path)
     if store is None:
         return None
