@@ -2,14 +2,14 @@
 differs from the corpus, with labels chosen at random or by `classifier suggest`.
 
 The shop is the robustness set (data/robustness.csv: other writers, real-customer register, true
-labels) or, with --shop, the bundled year-end batch (data/drift/yearend.csv: only 320 mails, so sizes
-past its pool take the whole pool). A seeded 30% of it (`classifier.training.shop.split`, the same
-rule as training's held-out slice) is the shop's test; the rest is the pool labels are drawn from.
-For 0, 50, 100, 200, 400 labels, chosen (a) at random (several seeds) and (b) by `suggest` run
-once with the base model, one fixed configuration is retrained on a corpus sample plus those
-labeled mails (weight `--shop-weight`), and scored on the shop's test. The in-distribution figure is the base model on
-the frozen corpus test split. Prints a table, writes benchmarks/results/learning_curve.json and
-benchmarks/results/learning_curve.png.
+labels) or, with --shop, the bundled year-end batch (data/drift/yearend.csv: only 320 mails, so
+sizes past its pool take the whole pool). A seeded 30% of it (`classifier.training.shop.split`, the
+same rule as training's held-out slice) is the shop's test; the rest is the pool labels are drawn
+from. For 0, 50, 100, 200, 400 labels, chosen (a) at random (several seeds) and (b) by `suggest` run
+once with the base model, one fixed configuration is retrained on a corpus sample plus those labeled
+mails (weight `--shop-weight`), and scored on the shop's test. The in-distribution figure is the
+base model on the frozen corpus test split. Prints a table, writes
+benchmarks/results/learning_curve.json and benchmarks/results/learning_curve.png.
 
     python benchmarks/learning_curve.py [--corpus-rows 4000] [--seeds 2] \
         [--shop data/drift/yearend.csv --out ...]
