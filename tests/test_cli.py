@@ -322,3 +322,29 @@ def test_the_command_line_loads_no_data_or_model_library_until_a_command_needs_o
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+def test_scoring_needs_neither_mlflow_nor_dvc_nor_matplotlib(model_dir, tmp_path):
+    """`pip install inquiry-triage` without extras scores a model directory: the run below fails on
+    any import of the training, tracking or plotting stack."""
+    (tmp_path / "in.csv").write_text(
+        f"id,received_at,body\nr1,2026-11-18T10:00:00+09:00,{WRONG}\n", encoding="utf-8"
+    )
+    blocked = "import sys\nfor name in ('mlflow', 'dvc', 'matplotlib'):\n    sys.modules[name] = None\n"
+    command = blocked + "from classifier.cli import main\nsys.argv = ['classifier'] + sys.argv[1:]\nmain()\n"
+    args = [
+        "score",
+        "in.csv",
+        "-o",
+        "out.csv",
+        "--model",
+        str(model_dir),
+        "--params",
+        str(ROOT / "params.yaml"),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", command, *args], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert out.loc[0, "topic"] == "wrong_item" and out.loc[0, "error"] == ""
