@@ -32,6 +32,8 @@ def repo(tmp_path_factory, small_params, corpus, test_split, robustness):
     sample(corpus, 300).to_csv(folder / "data" / "inquiries.csv", index=False)
     sample(test_split, 120).to_csv(folder / "data" / "test.csv", index=False)
     sample(robustness, 100).to_csv(folder / "data" / "robustness.csv", index=False)
+    (folder / "data" / "shop").mkdir()  # the shop's labeled store: none yet, as in a new project
+    (folder / "data" / "shop" / ".gitkeep").touch()
     (folder / "data" / "drift").mkdir()
     for batch in ("yearend.csv", "spring_new_writers.csv"):
         shutil.copy(ROOT / "data" / "drift" / batch, folder / "data" / "drift" / batch)
