@@ -32,6 +32,9 @@ def repo(tmp_path_factory, small_params, corpus, test_split, robustness):
     sample(corpus, 300).to_csv(folder / "data" / "inquiries.csv", index=False)
     sample(test_split, 120).to_csv(folder / "data" / "test.csv", index=False)
     sample(robustness, 100).to_csv(folder / "data" / "robustness.csv", index=False)
+    (folder / "benchmarks" / "results").mkdir(parents=True)  # the learning curve the report shows
+    for result in ("learning_curve.json", "learning_curve.png"):
+        shutil.copy(ROOT / "benchmarks" / "results" / result, folder / "benchmarks" / "results" / result)
     (folder / "data" / "shop").mkdir()  # the shop's labeled store: none yet, as in a new project
     (folder / "data" / "shop" / ".gitkeep").touch()
     (folder / "data" / "drift").mkdir()

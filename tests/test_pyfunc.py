@@ -54,7 +54,7 @@ def test_the_champion_is_a_pyfunc_logged_as_code_with_pinned_requirements(regist
     example = json.loads((local / "serving_input_example.json").read_text())
     # The example is the written-for-the-purpose, masked one: no text of the corpus.
     assert example["dataframe_split"]["data"][0][-1] == tracking.INPUT_EXAMPLE["body"][0]
-    assert tracking.OUTPUT_COLUMNS == OUTPUT_COLUMNS
+    assert tracking.OUTPUT_COLUMNS is OUTPUT_COLUMNS  # one definition (io.contract)
 
 
 def test_pyfunc_answers_as_the_cli_on_the_sample_inbox(pyfunc, registry, tmp_path):

@@ -28,6 +28,30 @@ TEXT_COLUMNS = ("id", "received_at", "channel", "subject", "body")
 LABEL_COLUMNS = ("topic", "urgency")
 # Only the text is needed to score; a missing id is made from the record's position (inputs.py).
 REQUIRED_FOR_SCORING = ("body",)
+# The columns of a scored queue: what `classifier score` writes and the pyfunc, Spark and REST return.
+OUTPUT_COLUMNS = (
+    "queue_position",
+    "id",
+    "received_at",
+    "subject",
+    "topic",
+    "topic_confidence",
+    "urgency",
+    "urgency_confidence",
+    "p_high",
+    "colour",
+    "route",
+    "route_reason",
+    "explanation",
+    "follow_up_of",
+    "contact_number",
+    "due_by",
+    "model_version",
+    "error",
+    "text_length",
+    "true_topic",
+    "true_urgency",
+)
 
 
 @dataclass(frozen=True)

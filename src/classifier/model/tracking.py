@@ -28,6 +28,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, DataType, Schema
 
 from classifier.config import SlaConfig
+from classifier.io.contract import OUTPUT_COLUMNS
 from classifier.model.pipeline import METADATA_FILE, UntrustedModelError, load_trusted
 from classifier.model.pipeline import load as load_directory
 
@@ -74,30 +75,6 @@ MODEL_DIR_ARTIFACT = "model_dir"
 TEXT_INPUTS = ("id", "received_at", "channel", "subject", "body", "in_reply_to", "references")
 FLOAT_OUTPUTS = ("topic_confidence", "urgency_confidence", "p_high")
 INT_OUTPUTS = ("queue_position", "contact_number", "text_length")
-# The columns of `classifier score` output (serving.score.OUTPUT_COLUMNS), which the pyfunc returns.
-OUTPUT_COLUMNS = (
-    "queue_position",
-    "id",
-    "received_at",
-    "subject",
-    "topic",
-    "topic_confidence",
-    "urgency",
-    "urgency_confidence",
-    "p_high",
-    "colour",
-    "route",
-    "route_reason",
-    "explanation",
-    "follow_up_of",
-    "contact_number",
-    "due_by",
-    "model_version",
-    "error",
-    "text_length",
-    "true_topic",
-    "true_urgency",
-)
 
 
 def configure() -> str:

@@ -75,7 +75,8 @@ def build_reference(
         "length": sample_values(frame["body"].str.len(), rng),
         "accuracy": {name: float((frame[name] == predicted[name]).mean()) for name in LABEL_COLUMNS},
         "oov_rate": float(np.mean(singles)),
-        "vocabulary": dict(sorted(vocabulary.items(), key=lambda kv: -kv[1])),
+        # Ties by term: the counts come from sets, whose order changes with the process's hash seed.
+        "vocabulary": dict(sorted(vocabulary.items(), key=lambda kv: (-kv[1], kv[0]))),
     }
     return profile, hashed([tokens[i] for i in pick])
 

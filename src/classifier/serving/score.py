@@ -36,7 +36,7 @@ from tqdm import tqdm
 from classifier import model
 from classifier.config import Limits, ScoringConfig, SlaConfig
 from classifier.io import contract
-from classifier.io.contract import COLOURS, frame_as_text
+from classifier.io.contract import COLOURS, OUTPUT_COLUMNS, frame_as_text
 from classifier.io.inputs import COLUMNS, invalid_unicode_fields, materialize
 from classifier.model.explain import Explainer
 from classifier.serving import followups, routing, sla
@@ -46,29 +46,6 @@ if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
 URGENCY_ORDER = {"high": 0, "medium": 1, "low": 2}
-OUTPUT_COLUMNS = (
-    "queue_position",
-    "id",
-    "received_at",
-    "subject",
-    "topic",
-    "topic_confidence",
-    "urgency",
-    "urgency_confidence",
-    "p_high",
-    "colour",
-    "route",
-    "route_reason",
-    "explanation",
-    "follow_up_of",
-    "contact_number",
-    "due_by",
-    "model_version",
-    "error",
-    "text_length",
-    "true_topic",
-    "true_urgency",
-)
 DRIFT_COLUMNS = ("tokens",)
 KEY_COLUMNS = (
     "id",
