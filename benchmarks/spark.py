@@ -4,7 +4,7 @@ process timed from start to a written output (so Spark's JVM start and the CLI's
 The Spark output is checked against the CLI's (identical answers but `model_version`).
 
     python benchmarks/spark.py --model models --n 100000
-    python benchmarks/spark.py --model models --n 1000000   # about an hour on 2 cores
+    python benchmarks/spark.py --model models --n 1000000 --out benchmarks/results/spark_1m.json
 
 Prints a table and writes benchmarks/results/spark.json. Needs Java and the `spark` extra.
 """
