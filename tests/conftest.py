@@ -118,6 +118,7 @@ GROUPS = {
         "test_cli",
         "test_drift",
         "test_estimate",
+        "test_experiments",
         "test_explain",
         "test_faults",
         "test_labels",

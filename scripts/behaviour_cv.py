@@ -1,0 +1,105 @@
+"""The behaviour suite under writer-grouped cross-validation, to choose what makes the labeling rules
+hold without looking at the frozen test split (whose suite the evaluation report shows).
+
+Each variant overrides keys of params.yaml's `model` or `augment` section. For each writer-grouped
+fold the variant's pipeline is fitted on the fold's training part (augmented, as in training) and the
+suite is built from, and run on, the fold's validation part; pass rates are pooled over the folds.
+
+    python scripts/behaviour_cv.py --variant 'svc:model.estimator=linear_svc' \
+        --variant 'svc+ensemble:model.estimator=linear_svc,set.ensemble=true'
+
+Prints a table and writes benchmarks/results/behaviour_cv.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from classifier import model
+from classifier.config import load_config
+from classifier.evaluation.behaviour import run_suite, summary
+from classifier.evaluation.metrics import compute_metrics
+from classifier.io import contract
+from classifier.training.augment import augmented_copies
+from classifier.training.select import folds_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """`name:section.key=value,section.key=value` (values read as YAML) into overrides by section."""
+    name, _, assignments = text.partition(":")
+    overrides: dict[str, dict[str, Any]] = {"model": {}, "augment": {}, "set": {}}
+    for assignment in filter(None, assignments.split(",")):
+        dotted, value = assignment.split("=", 1)
+        section, key = dotted.split(".", 1)
+        overrides[section][key] = yaml.safe_load(value)
+    return name, overrides
+
+
+def build(params: dict[str, Any], nested: dict[str, Any], seed: int) -> Any:
+    """The pipeline of `params`, with each `nested` parameter set wherever its name ends a key of
+    `get_params` (`set.ensemble=true` reaches the calibrated SVM's `ensemble`)."""
+    pipeline = model.build_pipeline(params, seed)
+    keys = pipeline.get_params(deep=True)
+    return pipeline.set_params(
+        **{key: value for name, value in nested.items() for key in keys if key.endswith(f"__{name}")}
+    )
+
+
+def run_variant(
+    frame: pd.DataFrame,
+    params: dict[str, Any],
+    nested: dict[str, Any],
+    augment: dict[str, float],
+    folds: int,
+    seed: int,
+) -> dict[str, Any]:
+    results, predictions = [], []
+    for fold, (train_idx, valid_idx) in enumerate(folds_of(frame, folds, seed, "source")):
+        training = frame.iloc[train_idx]
+        training = pd.concat([training, augmented_copies(training, augment, seed)], ignore_index=True)
+        pipeline = model.fit(build(params, nested, seed), training)
+        valid = frame.iloc[valid_idx].reset_index(drop=True)
+        results.append(run_suite(pipeline, valid, per_test=150, seed=fold).assign(fold=fold))
+        predictions.append(model.predict(pipeline, valid).set_index(frame.index[valid_idx]))
+    oof = pd.concat(predictions).loc[frame.index]
+    return {"behaviour": summary(pd.concat(results, ignore_index=True)), "cv": compute_metrics(frame, oof)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--variant", action="append", required=True, help="name:section.key=value,...")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "behaviour_cv.json")
+    args = parser.parse_args()
+    config = load_config(ROOT / "params.yaml")
+    frame = contract.load_inquiries(ROOT / config.data.train)
+    report: dict[str, Any] = {}
+    for text in args.variant:
+        name, overrides = parse_variant(text)
+        params = {**config.model.model_dump(), **overrides["model"]}
+        augment = {**config.augment.model_dump(), **overrides["augment"]}
+        report[name] = {
+            "overrides": overrides,
+            **run_variant(frame, params, overrides["set"], augment, args.folds, config.seed),
+        }
+        rates, cv = report[name]["behaviour"], report[name]["cv"]
+        print(
+            f"{name:24} " + " ".join(f"{t[:12]}={r['pass_rate']:.3f}" for t, r in rates.items()),
+            f"| topic {cv['topic_macro_f1']:.4f} urgency {cv['urgency_macro_f1']:.4f}",
+            flush=True,
+        )
+        args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")  # each variant kept
+
+
+if __name__ == "__main__":
+    main()
