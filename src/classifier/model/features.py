@@ -334,11 +334,20 @@ class WordNgramTfidf(_NgramTfidf):
         bigram_documents, bigram_keys = self._bigrams(documents, renumber[codes], len(kept))
         bigrams, bigram_df = document_frequency(bigram_documents, bigram_keys)
         self.__dict__.pop("_lookups", None)
-        self.terms_ = np.asarray(terms[kept], dtype=object)
+        self.terms_ = np.asarray(terms[kept], dtype=str)
         self.bigrams_ = bigrams[bigram_df >= self.min_df]
-        self.vocabulary_ = {term: column for column, term in enumerate(self.terms_)}
         frequencies = np.concatenate([term_df[kept], bigram_df[bigram_df >= self.min_df]])
         self.idf_ = smooth_idf(frequencies, len(tokens))
+
+    @property
+    def vocabulary_(self) -> dict[str, int]:
+        """The column of each word, built from `terms_` on first use and never stored: as a dict (or
+        an object array) its ten thousand strings were two thirds of the nodes skops reads one by one
+        when it loads a model file; `terms_` is one fixed-width string array."""
+        caches = self._caches()
+        if "vocabulary" not in caches:
+            caches["vocabulary"] = {term: column for column, term in enumerate(self.terms_.tolist())}
+        return caches["vocabulary"]
 
     @staticmethod
     def _owners(tokens: list[list[str]]) -> np.ndarray:

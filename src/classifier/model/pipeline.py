@@ -35,6 +35,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils import Tags
 from sklearn.utils._param_validation import HasMethods, Interval, InvalidParameterError
 from sklearn.utils.validation import _num_samples, check_is_fitted
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from classifier.io.contract import COLOURS, LABEL_COLUMNS
 from classifier.io.mail import strip_quoted
@@ -557,15 +558,16 @@ def load_trusted(path: Path) -> Pipeline:
         raise UntrustedModelError(
             f"{path}: not a skops model file (a pickle?); refusing to load it, retrain instead"
         )
+    # skops audits the whole tree against `trusted` before it constructs anything, so one `load`
+    # both checks and reads (a separate `get_untrusted_types` pass cost 0.2 s of every cold start).
     try:
-        untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+        return skops.io.load(path, trusted=TRUSTED_TYPES)
+    except UntrustedTypesFoundException as error:
+        raise UntrustedModelError(
+            f"{path}: the model holds types this code does not trust: {error}"
+        ) from error
     except (KeyError, ValueError, zipfile.BadZipFile) as error:
         raise UntrustedModelError(f"{path}: not a readable skops model file ({error})") from error
-    if untrusted:
-        raise UntrustedModelError(
-            f"{path}: the model holds types this code does not trust: {', '.join(untrusted)}"
-        )
-    return skops.io.load(path, trusted=TRUSTED_TYPES)
 
 
 def library_versions(names: Iterable[str]) -> dict[str, str]:
