@@ -66,3 +66,19 @@ def test_rows_then_decreasing_values_keeps_equal_values_in_their_order():
         values = rng.integers(1, 6, size).astype(float)  # many equal values in a row
         expected = np.lexsort((np.arange(size), -values, rows))
         assert explain._by_row_then_decreasing(rows, values, 40).tolist() == expected.tolist()
+
+
+def test_feature_names_built_per_column_are_the_readable_names_of_all_columns(corpus):
+    features = FeatureUnion([("words", WordNgramTfidf(min_df=1)), ("chars", CharNgramTfidf(min_df=2))])
+    features.fit(model.inquiry_texts(corpus.sample(300, random_state=3)))
+    every = np.array([explain.readable(n) for n in features.get_feature_names_out()], dtype=object)
+    names = explain.FeatureNames(features)
+    assert len(names) == len(every)
+    words = len(features.transformer_list[0][1].idf_)
+    # unigrams, bigrams, the first character n-gram, repeated and unsorted columns, none
+    columns = np.array([len(every) - 1, 0, words - 1, words, 5, 5, len(every) // 2, words + 1])
+    assert names[columns].tolist() == every[columns].tolist()
+    assert any(" " in name for name in names[columns]) and any("「" in name for name in names[columns])
+    random = np.random.default_rng(0).integers(0, len(every), 2000)
+    assert names[random].tolist() == every[random].tolist()
+    assert names[np.array([], dtype=np.int64)].tolist() == []

@@ -37,10 +37,10 @@ _CANDIDATE_SHARE = 0.25
 
 
 def top_terms(
-    X: sp.csr_matrix, weights: np.ndarray, rows_class: np.ndarray, names: np.ndarray, k: int
+    X: sp.csr_matrix, weights: np.ndarray, rows_class: np.ndarray, names: np.ndarray | FeatureNames, k: int
 ) -> list[list[str]]:
     """For each row, the names of the k features with the largest positive contribution to its class
-    (equal contributions in column order)."""
+    (equal contributions in column order); `names[columns]` names columns."""
     X = sp.csr_matrix(X)
     if not X.has_sorted_indices:
         X = X.sorted_indices()
@@ -85,16 +85,39 @@ def _by_row_then_decreasing(rows: np.ndarray, values: np.ndarray, row_count: int
     return order
 
 
+class FeatureNames:
+    """The readable name of each column of a fitted `FeatureUnion` of the n-gram extractors, indexed
+    like an array of them (`names[columns]`). A name is built when a column is first explained and
+    then kept: all of them at once cost a tenth of a cold start, and a batch names few distinct ones."""
+
+    def __init__(self, union: Any):
+        self.blocks, start = [], 0
+        for kind, extractor in union.transformer_list:
+            self.blocks.append((kind, extractor, start, start + len(extractor.idf_)))
+            start += len(extractor.idf_)
+        self.known: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return self.blocks[-1][3] if self.blocks else 0
+
+    def __getitem__(self, columns: np.ndarray) -> np.ndarray:
+        columns = np.asarray(columns, dtype=np.int64)
+        new = np.array([c for c in np.unique(columns).tolist() if c not in self.known], dtype=np.int64)
+        for kind, extractor, start, end in self.blocks:
+            inside = new[(new >= start) & (new < end)]
+            for column, name in zip(inside.tolist(), extractor.feature_names(inside - start)):
+                self.known[column] = readable(f"{kind}__{name}")
+        return np.array([self.known[column] for column in columns.tolist()], dtype=object)
+
+
 class Explainer:
-    """Explains the predictions of one fitted pipeline: the readable feature names and each head's
-    class weights are computed once, not per batch."""
+    """Explains the predictions of one fitted pipeline: each head's class weights are computed once,
+    not per batch, and the feature names as they are needed (`FeatureNames`)."""
 
     def __init__(self, pipeline: Any, terms: int = 5):
         self.terms = terms  # per head, in the `explanation` column
         heads = pipeline.named_steps["heads"]
-        self.names = np.array(
-            [readable(n) for n in pipeline.named_steps["features"].get_feature_names_out()], dtype=object
-        )
+        self.names = FeatureNames(pipeline.named_steps["features"])
         self.weights = (class_weights(heads.topic_), class_weights(heads.urgency_))
 
     def __call__(self, heads: Any, X: Any, probabilities: list[np.ndarray]) -> list[str]:
