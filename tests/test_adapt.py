@@ -139,16 +139,17 @@ def test_report_includes_the_learning_curve_when_its_results_exist(tmp_path):
         json.dumps(
             {
                 "shop": "data/drift/yearend.csv",
+                "base_sources": "all",
                 "shop_test_rows": 500,
                 "pool_rows": 1300,
                 "config": "logreg",
                 "corpus_rows": 4000,
                 "shop_weight": 3.0,
-                "random_seeds": 2,
+                "seeds": 2,
                 "in_distribution": {"topic_macro_f1": 0.95},
                 "halfway_target_topic_macro_f1": 0.9,
-                "suggest_200_reaches_halfway": True,
-                "suggest_beats_random": {"200": True},
+                "reaches_halfway_at_200": {"suggest": True},
+                "beats_random": {"suggest": {"200": True}},
                 "rows": rows,
             }
         )

@@ -143,13 +143,13 @@ def learning_curve_markdown(results: Path, figures: Path) -> list[str]:
     parts = [
         "## Learning curve of a shop's own labels",
         f"Shop: {data['shop']} ({data['shop_test_rows']} held-out mails as its test, labels drawn "
-        f"from the other {data['pool_rows']}); {data['config']}, {data['corpus_rows']} corpus rows, "
-        f"shop weight {data['shop_weight']}, random picks averaged over {data['random_seeds']} seeds "
-        "(`benchmarks/learning_curve.py`). In-distribution (frozen corpus split): "
+        f"from the other {data['pool_rows']}); base model: {data['corpus_rows']} corpus rows of the writers "
+        f"{data['base_sources']}; {data['config']}, shop weight {data['shop_weight']}; each strategy "
+        f"averaged over {data['seeds']} seeded runs (`benchmarks/learning_curve.py`). In-distribution "
+        "(the frozen split's mails of the base writers): "
         + ", ".join(f"{k} {v:.3f}" for k, v in data["in_distribution"].items())
-        + f". Halfway target for topic macro-F1: {data['halfway_target_topic_macro_f1']:.3f}; reached by "
-        f"suggest at 200 labels: {data['suggest_200_reaches_halfway']}; suggest above random at each size: "
-        f"{data['suggest_beats_random']}.",
+        + f". Halfway target for topic macro-F1: {data['halfway_target_topic_macro_f1']:.3f}; reached at "
+        f"200 labels: {data['reaches_halfway_at_200']}; above random at each size: {data['beats_random']}.",
         markdown_table(pd.DataFrame(data["rows"])),
     ]
     if plot.is_file():
