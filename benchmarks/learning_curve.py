@@ -80,6 +80,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "learning_curve.json")
     args = parser.parse_args()
+    if args.shop is None and args.base_sources == "all":
+        parser.error("--base-sources all leaves no writers for the shop: name a labeled file with --shop")
     params = load_config(ROOT / "params.yaml")
     seed = params.seed
     config = {**params.model.model_dump(), "estimator": "logreg", "C": 10.0, "n_jobs": 1}
