@@ -9,6 +9,7 @@ import re
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from classifier.io import contract
 from classifier.stages import validate
@@ -166,6 +167,23 @@ def test_robustness_set_is_large_written_by_other_hands_and_never_trained_on(rob
     assert not set(robustness["id"]) & (set(corpus["id"]) | set(test_split["id"]))
     assert set(zip(robustness["topic"], robustness["urgency"])) <= ALLOWED
     assert robustness["topic"].value_counts().min() >= 60
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "data" / "probe").glob("*.csv")), ids=lambda p: p.name)
+def test_probe_sets_are_other_hands_and_in_no_other_file(path, corpus, test_split, robustness):
+    """A probe (docs/data.md) is written after the model by writers who saw neither the corpus nor the
+    project's docs, and is read only by scripts/probe.py: no writer, id or text it shares with the
+    files that train, select or evaluate the model."""
+    probe = contract.load_inquiries(path)
+    others = pd.concat([corpus, test_split, robustness], ignore_index=True)
+    assert probe["id"].is_unique
+    assert not set(probe["source"]) & set(others["source"])
+    assert not set(probe["id"]) & set(others["id"])
+    # A one-line question can coincide by chance (「コンビニ受け取りってできますか？」 does): only
+    # longer texts count as copied.
+    shared = {normalize(t) for t in probe["body"]} & {normalize(t) for t in others["body"]}
+    assert not [text for text in shared if len(text) >= 20]
+    assert set(zip(probe["topic"], probe["urgency"])) <= ALLOWED
 
 
 def test_new_writers_date_their_mail_so_deadlines_can_be_judged(corpus, robustness):

@@ -49,6 +49,8 @@ def test_other_mail_is_not_repeated_contact(text):
         "充電中にケーブルから火花が出た",
         "the charger made smoke when i plug it. is this normal?",
         "子どもが角で手を切って出血しました",
+        "包丁研ぎ器つかってたら刃がすべって指切った。これ持ち方あってる？",
+        "割れたグラスで手のひらを切りました",
     ],
 )
 def test_a_harm_that_happened_is_a_safety_risk(text):
@@ -64,6 +66,9 @@ def test_a_harm_that_happened_is_a_safety_risk(text):
         "kids rash guard size 130 not arrived",
         "ゴム手袋でかぶれたことがあるのですが、この商品は大丈夫ですか",  # a past case, asked about
         "アレルギー表示を教えてください",  # a question about allergens, no reaction
+        "リモコンの電池が切れたので交換方法を教えてください",  # a battery, no body part
+        "刃が鋭くて手が切れそうで怖いです。カバーはありますか",  # a fear, nothing happened
+        "孫が手を切ったりしたら大変なので、角の保護カバーはありますか",  # a hypothetical
     ],
 )
 def test_other_mail_is_no_safety_risk(text):

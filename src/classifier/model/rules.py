@@ -53,12 +53,14 @@ _ANSWERED = re.compile(
     r"(?:返信|返事|回答|お返事|ご返信|ご回答|ご連絡)(?:を)?(?:いただき|頂き|ありがとう|もらい|もらった|いただいた|頂いた)"
 )
 
-# A harm that happened: smoke, fire, heat, a burn, an injury, a skin reaction, a bodily symptom. Kansai
-# やけど ("but"), おかゆ, a rash guard and "かぶれたことがある" (a past case, asked about) are not.
+# A harm that happened: smoke, fire, heat, a burn, an injury (a cut finger or hand; a battery that 切れた
+# is none), a skin reaction, a bodily symptom. Kansai やけど ("but"), おかゆ, a rash guard and
+# "かぶれたことがある" (a past case, asked about) are not.
 _HARM = (
     r"(?:煙|発煙|発火|火花|火が出|焦げ臭|こげ臭|焦げ(?:た|て)|燃え(?:た|て)|やけどし|やけどを|火傷|怪我|けがをし|けがし|ケガ"
     r"|出血|血が出|かぶれ(?!た(?:こと|経験))|発疹|湿疹|腫れ|じんましん|蕁麻疹|かゆい|かゆく|かゆみ|痒|ヒリヒリ|ただれ"
     r"|動悸|吐き気|嘔吐|めまい|感電|ビリっと|ビリッと|破裂|爆発|漏電|異常に熱|熱くなっ"
+    r"|切り傷|(?:指|手|手のひら|足|口|唇)(?:を|が)?切(?:って|った(?!り)|っちゃ|れた|れて|れちゃ|れまし|りまし)"
     r"|smoke|sparks?|caught fire|burn(?:ed|t|s|ing)?|rash(?! guard)|injur)"
 )
 _HARMS = re.compile(_HARM)
