@@ -186,6 +186,20 @@ def test_probe_sets_are_other_hands_and_in_no_other_file(path, corpus, test_spli
     assert set(zip(probe["topic"], probe["urgency"])) <= ALLOWED
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "data" / "probe").glob("*.csv")), ids=lambda p: p.name)
+def test_probe_labels_are_the_blind_second_pass_or_its_adjudication(path):
+    """Each probe row has the label a second annotator gave blind, from the spec and docs/labeling.md,
+    or, where the writer and that annotator disagreed, the adjudicated one."""
+    labels = ROOT / "data" / "labels"
+    probe = contract.load_inquiries(path).set_index("id")[["topic", "urgency"]]
+    second = pd.read_csv(labels / f"probe_{path.stem}_second_pass.csv", dtype=str).set_index("id")
+    decided = pd.read_csv(labels / f"probe_{path.stem}_adjudicated.csv", dtype=str).set_index("id")
+    assert sorted(second.index) == sorted(probe.index)
+    final = second[["topic", "urgency"]].copy()
+    final.loc[decided.index] = decided[["final_topic", "final_urgency"]].to_numpy()
+    assert probe.sort_index().equals(final.sort_index())
+
+
 def test_new_writers_date_their_mail_so_deadlines_can_be_judged(corpus, robustness):
     # The writers who name dates give received_at themselves (docs/labeling.md L21): their timestamps
     # are not the hash-derived ones (always on a whole minute between 07:00 and 23:59).
