@@ -148,8 +148,11 @@ def test_report_includes_the_learning_curve_when_its_results_exist(tmp_path):
                 "seeds": 2,
                 "in_distribution": {"topic_macro_f1": 0.95},
                 "halfway_target_topic_macro_f1": 0.9,
-                "reaches_halfway_at_200": {"suggest": True},
-                "beats_random": {"suggest": {"200": True}},
+                "reaches_halfway_at_200": {"suggest": True, "suggest, rounds of 50": False},
+                "beats_random": {
+                    "suggest": {"100": True, "200": True},
+                    "suggest, rounds of 50": {"100": False, "200": True},
+                },
                 "rows": rows,
             }
         )
@@ -158,6 +161,9 @@ def test_report_includes_the_learning_curve_when_its_results_exist(tmp_path):
     (tmp_path / "figures").mkdir()
     text = "\n".join(learning_curve_markdown(results, tmp_path / "figures"))
     assert "| suggest" in text and "0.950" in text and "figures/learning_curve.png" in text
+    assert "`suggest` reaches it at 200 labels and is above random at every size" in text
+    rounds = "`suggest, rounds of 50` does not reach it at 200 labels and is not above random at 100 labels"
+    assert rounds in text
 
 
 def test_adapt_notebook_walks_the_loop(tmp_path):

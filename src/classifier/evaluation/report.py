@@ -134,6 +134,14 @@ VIEW_COLUMNS = {
 LEARNING_CURVE = Path("benchmarks/results/learning_curve.json")  # written by benchmarks/learning_curve.py
 
 
+def strategy_verdict(strategy: str, data: dict[str, Any]) -> str:
+    """Whether one strategy of the learning curve meets the two targets, in words."""
+    reached = "reaches" if data["reaches_halfway_at_200"][strategy] else "does not reach"
+    beaten = [size for size, above in data["beats_random"][strategy].items() if not above]
+    versus = "above random at every size" if not beaten else f"not above random at {', '.join(beaten)} labels"
+    return f"`{strategy}` {reached} it at 200 labels and is {versus}"
+
+
 def learning_curve_markdown(results: Path, figures: Path) -> list[str]:
     """The shop learning-curve experiment's table and plot, when its results file exists."""
     if not results.is_file():
@@ -148,8 +156,9 @@ def learning_curve_markdown(results: Path, figures: Path) -> list[str]:
         f"averaged over {data['seeds']} seeded runs (`benchmarks/learning_curve.py`). In-distribution "
         "(the frozen split's mails of the base writers): "
         + ", ".join(f"{k} {v:.3f}" for k, v in data["in_distribution"].items())
-        + f". Halfway target for topic macro-F1: {data['halfway_target_topic_macro_f1']:.3f}; reached at "
-        f"200 labels: {data['reaches_halfway_at_200']}; above random at each size: {data['beats_random']}.",
+        + f". Halfway target for topic macro-F1: {data['halfway_target_topic_macro_f1']:.3f}. "
+        + "; ".join(strategy_verdict(name, data) for name in data["reaches_halfway_at_200"])
+        + ".",
         markdown_table(pd.DataFrame(data["rows"])),
     ]
     if plot.is_file():
