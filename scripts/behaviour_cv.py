@@ -67,10 +67,32 @@ def run_variant(
         training = pd.concat([training, augmented_copies(training, augment, seed)], ignore_index=True)
         pipeline = model.fit(build(params, nested, seed), training)
         valid = frame.iloc[valid_idx].reset_index(drop=True)
-        results.append(run_suite(pipeline, valid, per_test=150, seed=fold).assign(fold=fold))
-        predictions.append(model.predict(pipeline, valid).set_index(frame.index[valid_idx]))
+        predicted = model.predict(pipeline, valid)
+        right = (predicted["topic"].eq(valid["topic"]) & predicted["urgency"].eq(valid["urgency"])).to_numpy()
+        suite = run_suite(pipeline, valid, per_test=150, seed=fold)
+        base_right = [bool(right[int(base)]) if pd.notna(base) else None for base in suite["base"]]
+        results.append(suite.assign(fold=fold, base_right=base_right))
+        predictions.append(predicted.set_index(frame.index[valid_idx]))
     oof = pd.concat(predictions).loc[frame.index]
-    return {"behaviour": summary(pd.concat(results, ignore_index=True)), "cv": compute_metrics(frame, oof)}
+    suites = pd.concat(results, ignore_index=True)
+    return {
+        "behaviour": summary(suites),
+        "invariance_by_base": invariance_by_base(suites),
+        "cv": compute_metrics(frame, oof),
+    }
+
+
+def invariance_by_base(suites: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """The pooled invariance pass rate apart for the base mails the model answers right and wrong:
+    whether the added sentences flip mails the model reads correctly, or mostly those it misreads."""
+    cases = suites[suites["test"].str.endswith("_invariance")]
+    return {
+        ("right" if right else "wrong"): {
+            "pass_rate": round(float(group["passed"].astype(bool).mean()), 4),
+            "cases": len(group),
+        }
+        for right, group in cases.groupby("base_right")
+    }
 
 
 def main() -> None:
@@ -93,8 +115,11 @@ def main() -> None:
             **run_variant(frame, params, overrides["set"], augment, args.folds, config.seed),
         }
         rates, cv = report[name]["behaviour"], report[name]["cv"]
+        bases = report[name]["invariance_by_base"]
         print(
             f"{name:24} " + " ".join(f"{t[:12]}={r['pass_rate']:.3f}" for t, r in rates.items()),
+            "| invariance, bases answered",
+            " ".join(f"{k}={v['pass_rate']:.3f}" for k, v in bases.items()),
             f"| topic {cv['topic_macro_f1']:.4f} urgency {cv['urgency_macro_f1']:.4f}",
             flush=True,
         )

@@ -49,3 +49,10 @@ def test_behaviour_under_grouped_cv_runs_the_suite_on_every_held_out_writer(corp
     assert all(0.0 <= r["pass_rate"] <= 1.0 for r in rates.values())
     # Out-of-fold predictions of held-out writers: far above the 1/6 of guessing.
     assert result["cv"]["topic_macro_f1"] > 0.7
+    # The invariance cases split by whether the model answered the base mail right: the two parts
+    # are the pooled invariance cases, nothing lost or counted twice.
+    bases = result["invariance_by_base"]
+    assert set(bases) <= {"right", "wrong"} and "right" in bases
+    assert sum(part["cases"] for part in bases.values()) == rates["invariance"]["cases"]
+    pooled = sum(part["pass_rate"] * part["cases"] for part in bases.values()) / rates["invariance"]["cases"]
+    assert abs(pooled - rates["invariance"]["pass_rate"]) < 1e-3
