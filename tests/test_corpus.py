@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT
 
 from classifier.io import contract
+from classifier.io.mail import strip_quoted
 from classifier.stages import validate
 from classifier.text import normalize, preprocess
 
@@ -206,3 +207,21 @@ def test_new_writers_date_their_mail_so_deadlines_can_be_judged(corpus, robustne
     new = pd.concat([corpus[corpus["source"].isin([f"hand:w{n:02d}" for n in range(8, 13)])], robustness])
     hours = pd.to_datetime(new["received_at"], format="ISO8601").dt.hour
     assert hours.lt(7).any()
+
+
+def test_filler_sentences_are_cut_from_training_mail_and_doubt_counts_as_content(corpus):
+    """The sentence labels of the "sentences read apart" experiment (docs/performance.md): each
+    sentence is cut from a training mail as the model reads it (masked), and a sentence two annotators
+    labeled differently is content, as their brief says."""
+    path = ROOT / "data" / "labels" / "filler_sentences.csv"
+    sentences = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert sentences["id"].is_unique and set(sentences["label"]) == {"filler", "content"}
+
+    training = "\n".join(preprocess(strip_quoted(body)) for body in corpus["body"])
+    assert all(sentence in training for sentence in sentences["sentence"])
+    annotators = sentences["annotators"].str.split("|")
+    assert annotators.map(len).value_counts().to_dict() == {1: 2800, 2: 400}
+    assert annotators.map(lambda names: len(set(names)) == len(names)).all()
+    votes = sentences["labels"].str.split("|")
+    assert votes.map(len).equals(annotators.map(len))
+    assert sentences["label"].equals(votes.map(lambda v: "content" if "content" in v else "filler"))
