@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,8 @@ import pytest
 import yaml
 from conftest import ROOT
 from mailfactory import build_mail
+
+from classifier.serving.score import _in_order, _Pool
 
 CLI = [sys.executable, "-m", "classifier"]
 PREVIOUS = "previous run\n"
@@ -137,6 +140,31 @@ def test_a_killed_worker_is_replaced_and_its_chunk_still_scored(model_dir, big_i
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stdout + stderr
     assert output.read_bytes() == reference  # every record scored, none with an error
+
+
+def _kill_own_process() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_pool_broken_before_a_call_is_sent_gives_every_call_its_result_in_order():
+    """The race behind the test above: the executor can notice a worker's death before the result
+    awaited fails, and then refuses new calls. They go to the pool that replaces it (only the call
+    awaited when the death is found runs through `recover`)."""
+    pool = _Pool(None, 2, "fork")  # these calls do not score: no scorer
+    try:
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(_kill_own_process).result(timeout=60)
+        recovered = []
+
+        def recover(base: int, exponent: int) -> int:
+            recovered.append(base)
+            return base**exponent
+
+        results = list(_in_order(pool, pow, [(n, 2) for n in range(10)], 2, recover))
+        assert results == [n * n for n in range(10)]
+        assert recovered == [0]
+    finally:
+        pool.close()
 
 
 def test_a_full_disk_fails_cleanly_with_exit_2(model_dir, big_input, tmp_path):

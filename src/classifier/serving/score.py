@@ -515,7 +515,15 @@ class _Pool:
         )
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future:
-        return self.executor.submit(function, *args)
+        """The call's future. A pool that a worker's death broke before the call was sent (the
+        executor notices before the result awaited fails) gives a future failed as the others are,
+        so the call is sent again to the pool that replaces it (`_next_result`)."""
+        try:
+            return self.executor.submit(function, *args)
+        except BrokenProcessPool as broken:
+            failed: Future = Future()
+            failed.set_exception(broken)
+            return failed
 
     def restart(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
