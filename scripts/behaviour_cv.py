@@ -4,6 +4,8 @@ hold without looking at the frozen test split (whose suite the evaluation report
 Each variant overrides keys of params.yaml's `model` or `augment` section. For each writer-grouped
 fold the variant's pipeline is fitted on the fold's training part (augmented, as in training) and the
 suite is built from, and run on, the fold's validation part; pass rates are pooled over the folds.
+`train.fraction=0.5` fits on a seeded, topic × urgency stratified half of each training part (before
+augmentation), the validation part unchanged: the suite's pass rates against training size.
 
     python scripts/behaviour_cv.py --variant 'svc:model.estimator=linear_svc' \
         --variant 'svc+ensemble:model.estimator=linear_svc,set.ensemble=true'
@@ -20,12 +22,14 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from sklearn.model_selection import train_test_split
 
 from classifier import model
 from classifier.config import load_config
 from classifier.evaluation.behaviour import run_suite, summary
 from classifier.evaluation.metrics import compute_metrics
 from classifier.io import contract
+from classifier.io.contract import stratum
 from classifier.training.augment import augmented_copies
 from classifier.training.select import folds_of
 
@@ -35,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def parse_variant(text: str) -> tuple[str, dict[str, dict[str, Any]]]:
     """`name:section.key=value,section.key=value` (values read as YAML) into overrides by section."""
     name, _, assignments = text.partition(":")
-    overrides: dict[str, dict[str, Any]] = {"model": {}, "augment": {}, "set": {}}
+    overrides: dict[str, dict[str, Any]] = {"model": {}, "augment": {}, "set": {}, "train": {}}
     for assignment in filter(None, assignments.split(",")):
         dotted, value = assignment.split("=", 1)
         section, key = dotted.split(".", 1)
@@ -53,6 +57,14 @@ def build(params: dict[str, Any], nested: dict[str, Any], seed: int) -> Any:
     )
 
 
+def subsample(training: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """A seeded share `fraction` of the rows, stratified by topic × urgency (all of them at 1)."""
+    if fraction >= 1:
+        return training
+    part, _ = train_test_split(training, train_size=fraction, random_state=seed, stratify=stratum(training))
+    return part
+
+
 def run_variant(
     frame: pd.DataFrame,
     params: dict[str, Any],
@@ -60,10 +72,11 @@ def run_variant(
     augment: dict[str, float],
     folds: int,
     seed: int,
+    fraction: float = 1.0,
 ) -> dict[str, Any]:
     results, predictions = [], []
     for fold, (train_idx, valid_idx) in enumerate(folds_of(frame, folds, seed, "source")):
-        training = frame.iloc[train_idx]
+        training = subsample(frame.iloc[train_idx], fraction, seed)
         training = pd.concat([training, augmented_copies(training, augment, seed)], ignore_index=True)
         pipeline = model.fit(build(params, nested, seed), training)
         valid = frame.iloc[valid_idx].reset_index(drop=True)
@@ -112,7 +125,15 @@ def main() -> None:
         augment = {**config.augment.model_dump(), **overrides["augment"]}
         report[name] = {
             "overrides": overrides,
-            **run_variant(frame, params, overrides["set"], augment, args.folds, config.seed),
+            **run_variant(
+                frame,
+                params,
+                overrides["set"],
+                augment,
+                args.folds,
+                config.seed,
+                overrides["train"].get("fraction", 1.0),
+            ),
         }
         rates, cv = report[name]["behaviour"], report[name]["cv"]
         bases = report[name]["invariance_by_base"]

@@ -20,19 +20,32 @@ def script(name: str) -> ModuleType:
 def test_a_variant_reaches_the_nested_estimator_parameters_it_names():
     behaviour_cv = script("behaviour_cv")
     name, overrides = behaviour_cv.parse_variant(
-        "averaged:model.estimator=linear_svc,model.C=1.0,set.ensemble=true,augment.tone=1.0"
+        "averaged:model.estimator=linear_svc,model.C=1.0,set.ensemble=true,augment.tone=1.0,train.fraction=0.5"
     )
     assert name == "averaged"
     assert overrides == {
         "model": {"estimator": "linear_svc", "C": 1.0},
         "augment": {"tone": 1.0},
         "set": {"ensemble": True},
+        "train": {"fraction": 0.5},
     }
     params = {**load_config(ROOT / "params.yaml").model.model_dump(), **overrides["model"]}
     built = behaviour_cv.build(params, overrides["set"], seed=0).get_params()
     assert built["heads__estimator__ensemble"] is True
     assert built["heads__estimator__estimator__C"] == 1.0
     assert behaviour_cv.build(params, {}, seed=0).get_params()["heads__estimator__ensemble"] is False
+
+
+def test_a_training_fraction_keeps_each_label_pair_in_proportion(corpus):
+    subsample = script("behaviour_cv").subsample
+    half = subsample(corpus, 0.5, seed=0)
+    assert abs(len(half) - len(corpus) / 2) <= 1
+    assert half.index.is_unique and half.index.isin(corpus.index).all()
+    pairs, halves = corpus.groupby(["topic", "urgency"]).size(), half.groupby(["topic", "urgency"]).size()
+    assert ((halves - pairs / 2).abs() <= 1).all()
+    assert subsample(corpus, 0.5, seed=0).index.equals(half.index)
+    assert not subsample(corpus, 0.5, seed=1).index.equals(half.index)
+    assert subsample(corpus, 1.0, seed=0) is corpus
 
 
 def test_behaviour_under_grouped_cv_runs_the_suite_on_every_held_out_writer(corpus):
