@@ -6,6 +6,8 @@ fold the variant's pipeline is fitted on the fold's training part (augmented, as
 suite is built from, and run on, the fold's validation part; pass rates are pooled over the folds.
 `train.fraction=0.5` fits on a seeded, topic × urgency stratified half of each training part (before
 augmentation), the validation part unchanged: the suite's pass rates against training size.
+`--added-sources` keeps some writers out of the folds and adds their mail to every training part: what
+new data adds, measured on the same folds and suites as without it.
 
     python scripts/behaviour_cv.py --variant 'svc:model.estimator=linear_svc' \
         --variant 'svc+ensemble:model.estimator=linear_svc,set.ensemble=true'
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +68,18 @@ def subsample(training: pd.DataFrame, fraction: float, seed: int) -> pd.DataFram
     return part
 
 
+def fold_parts(
+    frame: pd.DataFrame, folds: int, seed: int, fraction: float = 1.0, added: pd.DataFrame | None = None
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(training part, validation part) of each writer-grouped fold of `frame`: the training part cut
+    to `fraction` (`subsample`) and followed by the `added` rows, which no validation part holds."""
+    for train_idx, valid_idx in folds_of(frame, folds, seed, "source"):
+        training = subsample(frame.iloc[train_idx], fraction, seed)
+        if added is not None:
+            training = pd.concat([training, added], ignore_index=True)
+        yield training, frame.iloc[valid_idx]
+
+
 def run_variant(
     frame: pd.DataFrame,
     params: dict[str, Any],
@@ -73,19 +88,19 @@ def run_variant(
     folds: int,
     seed: int,
     fraction: float = 1.0,
+    added: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     results, predictions = [], []
-    for fold, (train_idx, valid_idx) in enumerate(folds_of(frame, folds, seed, "source")):
-        training = subsample(frame.iloc[train_idx], fraction, seed)
+    for fold, (training, held_out) in enumerate(fold_parts(frame, folds, seed, fraction, added)):
         training = pd.concat([training, augmented_copies(training, augment, seed)], ignore_index=True)
         pipeline = model.fit(build(params, nested, seed), training)
-        valid = frame.iloc[valid_idx].reset_index(drop=True)
+        valid = held_out.reset_index(drop=True)
         predicted = model.predict(pipeline, valid)
         right = (predicted["topic"].eq(valid["topic"]) & predicted["urgency"].eq(valid["urgency"])).to_numpy()
         suite = run_suite(pipeline, valid, per_test=150, seed=fold)
         base_right = [bool(right[int(base)]) if pd.notna(base) else None for base in suite["base"]]
         results.append(suite.assign(fold=fold, base_right=base_right))
-        predictions.append(predicted.set_index(frame.index[valid_idx]))
+        predictions.append(predicted.set_index(held_out.index))
     oof = pd.concat(predictions).loc[frame.index]
     suites = pd.concat(results, ignore_index=True)
     return {
@@ -114,10 +129,19 @@ def main() -> None:
     )
     parser.add_argument("--variant", action="append", required=True, help="name:section.key=value,...")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--added-sources",
+        default="",
+        help="writers (source values, comma-separated) kept out of every validation fold and added to "
+        "every training part: what their mail adds, measured on the same folds and suites as without it",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "behaviour_cv.json")
     args = parser.parse_args()
     config = load_config(ROOT / "params.yaml")
     frame = contract.load_inquiries(ROOT / config.data.train)
+    is_added = frame["source"].isin(list(filter(None, args.added_sources.split(","))))
+    added = frame[is_added] if is_added.any() else None
+    frame = frame[~is_added]
     report: dict[str, Any] = {}
     for text in args.variant:
         name, overrides = parse_variant(text)
@@ -133,6 +157,7 @@ def main() -> None:
                 args.folds,
                 config.seed,
                 overrides["train"].get("fraction", 1.0),
+                added,
             ),
         }
         rates, cv = report[name]["behaviour"], report[name]["cv"]

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
-from classifier.data import near_duplicate_pairs, split
+
+from classifier.io.contract import near_duplicate_pairs, split
 
 JST = timezone(timedelta(hours=9))
 START = datetime(2026, 1, 5, 7, 0, tzinfo=JST)

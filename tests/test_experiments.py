@@ -4,6 +4,7 @@ syntax reaches the parameters it names, and the grouped-CV behaviour run trains,
 import importlib.util
 from types import ModuleType
 
+import pandas as pd
 from conftest import ROOT
 
 from classifier.config import load_config
@@ -46,6 +47,19 @@ def test_a_training_fraction_keeps_each_label_pair_in_proportion(corpus):
     assert subsample(corpus, 0.5, seed=0).index.equals(half.index)
     assert not subsample(corpus, 0.5, seed=1).index.equals(half.index)
     assert subsample(corpus, 1.0, seed=0) is corpus
+
+
+def test_added_writers_train_every_fold_and_are_never_held_out(corpus):
+    behaviour_cv = script("behaviour_cv")
+    is_added = corpus["source"].isin(["hand:w01", "hand:w09"])
+    frame, added = corpus[~is_added], corpus[is_added]
+    parts = list(behaviour_cv.fold_parts(frame, 3, seed=0, fraction=0.5, added=added))
+    held_out = pd.concat([valid for _, valid in parts])
+    assert sorted(held_out.index) == sorted(frame.index)  # each row of the frame validated once
+    for training, valid in parts:
+        assert set(added["id"]) <= set(training["id"])
+        assert not set(training["source"]) & set(valid["source"])
+        assert abs((~training["id"].isin(added["id"])).sum() - (len(frame) - len(valid)) / 2) <= 1
 
 
 def test_behaviour_under_grouped_cv_runs_the_suite_on_every_held_out_writer(corpus):

@@ -69,6 +69,9 @@ MASK_CASES = [
     ("追跡番号 5517 2093 6648", "追跡番号 <ORDER>"),  # spaced digit groups that are no card
     ("注文番号は9 4 1 7 0 3です", "注文番号は<ORDER>です"),  # voice input, digit by digit
     ("注文番号 No.48217 の件", "注文番号 no.<ORDER> の件"),
+    ("会員ID：M20881356", "会員id:<ORDER>"),  # member ids: a letter prefix glued to 6+ digits
+    ("会員番号 TH0047721 です", "会員番号 <ORDER> です"),
+    ("型番はRTX4090とB0C1234567", "型番はrtx4090とb0c1234567"),  # model numbers are no member ids
     ("請求書(No.2026-1104-207)", "請求書(no.<ORDER>)"),
     ("サイズは1 2 3です no.12", "サイズは1 2 3です no.12"),
     ("(045) 123-4567", "<PHONE>"),  # not a postal code after the area code

@@ -152,6 +152,12 @@ _MASK_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
         + _NUM_L
         + r"(?=(?:[a-z_\-]*\d){4})[a-z0-9]+(?:[\-_][a-z0-9]+)+"
         + _NUM_R
+        # member and customer ids: a short letter prefix glued to 6 digits or more (m20881356,
+        # kt0094415); model numbers put letters between digits (b0c1234567) or have fewer digits
+        + "|"
+        + _NUM_L
+        + r"[a-z]{1,3}\d{6,}"
+        + _NUM_R
         # after no.: no.48217, no.qz-61538, no.2026-1104-207
         + "|"
         + r"(?:(?<=no\.)|(?<=no\. ))(?=(?:[a-z\-]*\d){4})[a-z0-9]+(?:-[a-z0-9]+)*"
