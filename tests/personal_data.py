@@ -19,13 +19,15 @@ def personal_values(frames: Iterable[pd.DataFrame]) -> set[str]:
     """The `pii` values of the rows; of a person's or company's name each part of two or more
     characters too ("三宅 恭子" → 三宅, 恭子), since a vocabulary holds names a word at a time, except
     the parts the corpus also writes where they are no one's name (さくら in さくらクリニック, 宮崎 in
-    宮崎県, トメ in トリートメント): a vocabulary cannot tell those apart."""
+    宮崎県, トメ in トリートメント): a vocabulary cannot tell those apart. A name of one word is such a
+    part ("森" listed alone beside "森 健二" is searched as neither: 文具の森 is no one's name)."""
     values: set[str] = set()
     parts: set[str] = set()
     rows = pd.concat([frame[["subject", "body", "pii"]] for frame in frames]).fillna("")
     for value in "|".join(rows["pii"]).split("|"):
         if _NAME_LIKE.match(value):
-            values.add(value)
+            if len(value.split()) > 1:
+                values.add(value)
             parts.update(part for part in value.split() if len(part) >= 2)
         elif (
             len(re.sub(r"\D", "", value)) >= 5 or "@" in value

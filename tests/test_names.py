@@ -42,6 +42,15 @@ NAME_CASES = [
     ("私は月城ではありません", "私は<NAME>ではありません"),
     # a family name MeCab reads as a place (三好 is a city), introduced after a past verb
     ("マウスを購入した三好です。", "マウスを購入した<NAME>です。"),
+    # the name of a signature's last line: after the company, a job or department, or a place, before
+    # contact data or the end; katakana names joined by ・; a katakana name glued to the verb before it
+    ("株式会社テスト 総務 雲雀 tel 090-1234-5678", "株式会社<NAME> 総務 <NAME> tel <PHONE>"),
+    ("株式会社テスト 空野", "株式会社<NAME> <NAME>"),
+    ("ワカバ工務店 若林", "ワカバ工務店 <NAME>"),
+    ("現場事務所 楠 宛", "現場事務所 <NAME> 宛"),
+    ("名古屋市昭和区 丹羽 注文番号 123456", "名古屋市昭和区 <NAME> 注文番号 <ORDER>"),
+    ("よろしくお願いします。 スパチャイ・ウォンサワット", "よろしくお願いします。 <NAME>"),
+    ("勤務しておりますプトリと申します。", "勤務しております<NAME>と申します。"),
 ]
 
 NOT_NAME_CASES = [
@@ -58,6 +67,8 @@ NOT_NAME_CASES = [
     "以上でございます",
     "こちらの商品でございます",
     "返品 したい です",
+    "株式会社 総務部 宛",  # the addressee mark ending a signature is no name
+    "注文番号 123456 至急",
     "昨日行った大阪で買った",
 ]
 

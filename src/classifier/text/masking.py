@@ -331,6 +331,7 @@ _NOT_NAMES = frozenset(
         "わたし",
         "自分",
         "届いたもの",
+        "宛",
     ]
 )
 # Legal forms before a company's or an organisation's name (株式会社テスト, 医療法人社団テスト会) and
@@ -351,6 +352,8 @@ _INTRODUCED = re.compile(
     rf"|((?:[\u4e00-\u9fff々ァ-ヺー])の\s?|、){_NAME_RUN}(?=\s?(?:でございます|と申し))"
     rf"|(?:{_AFTER}|(?<=の))(){_NAME_RUN}(?=\s?(?:と申します|と申し|といいます|と言います))"
     rf"|()[\u4e00-\u9fff々ヶ]{{2,4}}(?=と申し)"
+    # a katakana name glued to the verb before it ("勤務しておりますプトリと申します")
+    rf"|(?<=[ぁ-ゖ])()[ァ-ヺー]{{2,8}}(?=と申し)"
 )
 # Every match of `_INTRODUCED` ends right before one of these, at most `_INTRODUCED_REACH` characters
 # after it starts: only the text just before a hit is searched (a scan of every position of every text
@@ -359,6 +362,18 @@ _INTRODUCED_NEEDLE = re.compile(r"です|でござい|と申し|といいます|
 _INTRODUCED_REACH = 24
 _SIGNED_OFF = re.compile(rf"{_AFTER}(){_NAME_RUN}(?=より$)|((?:部|課|係|室|務|局)\s){_NAME_RUN}$")
 _SIGNED_OFF_REACH = 16
+# The name of a signature's last line, after the company or shop, a job or department word or the
+# place it ends with ("株式会社<NAME> 総務 上野 tel <PHONE>", "ワカバ工務店 若林", "呉市 上田"), a
+# family and a given name too, at the end of the text or right before contact data; and a foreign name
+# in katakana parts joined by ・ there. Searched in the last `_SIGNATURE_REACH` characters only.
+_SIGNATURE = re.compile(
+    # after a masked company, not when a department follows it (that branch masks the name after it)
+    rf"((?:<NAME>(?!\s\S*(?:部|課|係|室|務|局|理|長|付)\s)|部|課|係|室|務|局|理|長|付|所|店|塾|ター|区|市)\s)"
+    rf"{_NAME_RUN}(?:\s(?!宛){_NAME_RUN})?"
+    rf"(?=\s?(?:<PHONE>|<EMAIL>|tel|電話|宛|注文番号)|\s?$)"
+    rf"|{_AFTER}()[ァ-ヺー]{{2,10}}・[ァ-ヺー]{{2,12}}(?=\s?(?:<PHONE>|<EMAIL>|tel|電話)|\s?$)"
+)
+_SIGNATURE_REACH = 48
 # A family name followed by a given name MeCab does not know: old-style katakana names (鴫原 セツ), or
 # kana right before the phone or mail address of a signature.
 _FAMILY_GIVEN = re.compile(
@@ -421,6 +436,14 @@ def mask_name_contexts(text: str) -> str:
     text = _sub_before_needles(_INTRODUCED, _INTRODUCED_NEEDLE, _INTRODUCED_REACH, text, _prefixed_name)
     if (ending := _SIGNED_OFF.search(text, max(0, len(text) - _SIGNED_OFF_REACH))) is not None:
         text = text[: ending.start()] + _prefixed_name(ending) + text[ending.end() :]
+    tail = max(0, len(text) - _SIGNATURE_REACH)
+    if signed := list(_SIGNATURE.finditer(text, tail)):
+        pieces: list[str] = []
+        done = 0
+        for match in signed:
+            pieces += (text[done : match.start()], _prefixed_name(match))
+            done = match.end()
+        text = "".join(pieces) + text[done:]
     if " " in text:
         text = _FAMILY_GIVEN.sub(NAME, text)
     text = _sub_before_needles(_HONORIFIC, _HONORIFICS, _HONORIFIC_REACH, text, _honorific)
