@@ -8,6 +8,7 @@ import pytest
 
 from classifier.evaluation import behaviour
 from classifier.model import rules, texts_and_deadlines
+from classifier.text import mask_names, preprocess
 from classifier.training import augment
 
 
@@ -148,6 +149,17 @@ def test_augmented_copies_keep_their_labels_and_writer(base):
     # far deadlines stay far for the rules: none of them reads as near
     _, deadlines = texts_and_deadlines(copies[kind.eq("deadline_far").to_numpy()])
     assert len(deadlines) >= 3 and "DUENEAR" not in deadlines
+
+
+def test_a_sentence_added_at_the_end_goes_above_the_closing_lines_and_the_name_stays_masked():
+    body = "商品が届きません。\n注文番号 123456\n株式会社テスト 総務 雲雀"
+    copy = augment._insert(body, "もう限界です。", 2)
+    assert copy == "商品が届きません。\nもう限界です。\n注文番号 123456\n株式会社テスト 総務 雲雀"
+    assert "雲雀" not in mask_names(preprocess(copy))
+    sentences = augment._insert("届きません。\nまだですか。", "もう限界です。", 2)
+    assert sentences.endswith("まだですか。\nもう限界です。")
+    # a text of one line gets the sentence after it, closing or not
+    assert augment._insert("届きません", "もう限界です。", 2) == "届きません\nもう限界です。"
 
 
 def test_augmentation_is_reproducible(base):

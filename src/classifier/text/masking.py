@@ -152,8 +152,8 @@ _MASK_PATTERNS: tuple[tuple[str, str, str, str], ...] = (
         + _NUM_L
         + r"(?=(?:[a-z_\-]*\d){4})[a-z0-9]+(?:[\-_][a-z0-9]+)+"
         + _NUM_R
-        # member and customer ids: a short letter prefix glued to 6 digits or more (m20881356,
-        # kt0094415); model numbers put letters between digits (b0c1234567) or have fewer digits
+        # member and customer ids: a short letter prefix glued to 6 digits or more (m12345678,
+        # ab0012345); model numbers put letters between digits (b0c1234567) or have fewer digits
         + "|"
         + _NUM_L
         + r"[a-z]{1,3}\d{6,}"
@@ -352,7 +352,7 @@ _INTRODUCED = re.compile(
     rf"|((?:[\u4e00-\u9fff々ァ-ヺー])の\s?|、){_NAME_RUN}(?=\s?(?:でございます|と申し))"
     rf"|(?:{_AFTER}|(?<=の))(){_NAME_RUN}(?=\s?(?:と申します|と申し|といいます|と言います))"
     rf"|()[\u4e00-\u9fff々ヶ]{{2,4}}(?=と申し)"
-    # a katakana name glued to the verb before it ("勤務しておりますプトリと申します")
+    # a katakana name glued to the verb before it ("勤務しております〇〇と申します")
     rf"|(?<=[ぁ-ゖ])()[ァ-ヺー]{{2,8}}(?=と申し)"
 )
 # Every match of `_INTRODUCED` ends right before one of these, at most `_INTRODUCED_REACH` characters
@@ -363,15 +363,20 @@ _INTRODUCED_REACH = 24
 _SIGNED_OFF = re.compile(rf"{_AFTER}(){_NAME_RUN}(?=より$)|((?:部|課|係|室|務|局)\s){_NAME_RUN}$")
 _SIGNED_OFF_REACH = 16
 # The name of a signature's last line, after the company or shop, a job or department word or the
-# place it ends with ("株式会社<NAME> 総務 上野 tel <PHONE>", "ワカバ工務店 若林", "呉市 上田"), a
-# family and a given name too, at the end of the text or right before contact data; and a foreign name
-# in katakana parts joined by ・ there. Searched in the last `_SIGNATURE_REACH` characters only.
+# place it ends with ("株式会社<NAME> 総務 〇〇 tel <PHONE>", "〇〇工務店 〇〇", "〇〇市 〇〇"), a
+# family and a given name too, at the end of the text or right before contact data; a foreign name in
+# katakana parts joined by ・ there; and a kanji family and given name right before contact data.
+# Searched in the last `_SIGNATURE_REACH` characters only.
 _SIGNATURE = re.compile(
     # after a masked company, not when a department follows it (that branch masks the name after it)
     rf"((?:<NAME>(?!\s\S*(?:部|課|係|室|務|局|理|長|付)\s)|部|課|係|室|務|局|理|長|付|所|店|塾|ター|区|市)\s)"
     rf"{_NAME_RUN}(?:\s(?!宛){_NAME_RUN})?"
     rf"(?=\s?(?:<PHONE>|<EMAIL>|tel|電話|宛|注文番号)|\s?$)"
     rf"|{_AFTER}()[ァ-ヺー]{{2,10}}・[ァ-ヺー]{{2,12}}(?=\s?(?:<PHONE>|<EMAIL>|tel|電話)|\s?$)"
+    # a family and a given name in kanji right before contact data, where MeCab split an uncommon
+    # family name and took only part of it for a name (an Okinawan 〇〇〇 〇〇 <PHONE>)
+    rf"|{_AFTER}()(?![\u4e00-\u9fff々ヶ]{{0,3}}(?:部|課|係|室|務|局|理|長|付|所|店|塾|区|市)\s)"
+    rf"[\u4e00-\u9fff々ヶ]{{1,4}}\s[\u4e00-\u9fff々ヶ]{{1,3}}(?=\s?(?:<PHONE>|<EMAIL>|tel|電話))"
 )
 _SIGNATURE_REACH = 48
 # A family name followed by a given name MeCab does not know: old-style katakana names (鴫原 セツ), or

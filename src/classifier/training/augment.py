@@ -123,12 +123,25 @@ NEED = {
 }
 
 
+# A closing line without a sentence end: a name, a phone, 〇〇市 〇〇, よろしくお願いします.
+_CLOSING_LINE = re.compile(r"[^。！？!?]{1,24}")
+_CLOSING_LINES = 4  # the most lines a closing block (name, company, phone, order number) is read as
+
+
 def _insert(text: str, sentence: str, where: int) -> str:
-    """`sentence` at the start (0), after the first sentence (1) or at the end (2) of `text`."""
+    """`sentence` at the start (0), after the first sentence (1) or at the end (2) of `text`; at the
+    end means before the closing lines, as a customer writes above their name (a sentence after the
+    signature would also keep the name from being masked as a signature's, docs/privacy.md)."""
     if where == 0:
         return f"{sentence}{text}"
     if where == 2:
-        return f"{text}\n{sentence}"
+        lines = text.rstrip("\n").split("\n")
+        closing = 0
+        while closing < min(_CLOSING_LINES, len(lines) - 1) and _CLOSING_LINE.fullmatch(
+            lines[-1 - closing].strip()
+        ):
+            closing += 1
+        return "\n".join([*lines[: len(lines) - closing], sentence, *lines[len(lines) - closing :]])
     first = re.search(r"[。！？!?\n]", text)
     return f"{text[: first.end()]}{sentence}{text[first.end() :]}" if first else f"{text}{sentence}"
 
